@@ -1,0 +1,1 @@
+"""The ``gitward`` command line: thin commands over the engine's functions."""

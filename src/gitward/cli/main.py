@@ -1,0 +1,19 @@
+"""Entry point of the ``gitward`` command: assembles the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from gitward.cli import testing_commands
+
+app = typer.Typer(
+    name="gitward",
+    help="gitward: a GitOps engine that keeps live systems equal to what Git declares.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(testing_commands.app, name="testing")
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,98 @@
+"""The agent's own configuration (``gitward.yaml``): targets, repositories, store.
+
+Applications are not declared here: they live in Git, under ``root`` (app of
+apps), so the engine's configuration is GitOps too. This file names only what
+must exist before any repository can be read: where to apply, how to
+authenticate to repositories, where to keep state.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from gitward import errors
+from gitward.config import applications, durations
+
+
+class TargetSettings(applications._Spec):
+    """A Kubernetes cluster gitward applies to."""
+
+    kubeconfig: str = Field(
+        "", description="Path of a kubeconfig file; '' means $KUBECONFIG or ~/.kube/config."
+    )
+    context: str = Field("", description="Context in the kubeconfig; '' means its current one.")
+    in_cluster: bool = Field(
+        False, alias="inCluster", description="Use the pod's service account instead."
+    )
+    allow_exec: bool = Field(
+        False,
+        alias="allowExec",
+        description="Allow kubeconfig `exec` credential plugins (they run arbitrary programs).",
+    )
+    timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
+
+
+class RepositoryCredentials(applications._Spec):
+    """How to authenticate to repositories whose URL matches ``url`` (a glob).
+
+    Only references are written here: the name of an environment variable or
+    the path of a file holding the secret, never the secret itself.
+    """
+
+    url: str = Field(description="Glob over repository URLs, e.g. https://git.example.com/org/*")
+    username: str = ""
+    password_env: str = Field("", alias="passwordEnv")
+    password_file: str = Field("", alias="passwordFile")
+    ssh_key_file: str = Field("", alias="sshKeyFile")
+    ssh_key_passphrase_env: str = Field("", alias="sshKeyPassphraseEnv")
+    known_hosts_file: str = Field("", alias="knownHostsFile")
+    ca_file: str = Field("", alias="caFile", description="Extra CA bundle for https.")
+
+    def matches(self, repo_url: str) -> bool:
+        return fnmatch.fnmatchcase(repo_url, self.url)
+
+
+class RootSettings(applications._Spec):
+    repo_url: str = Field(alias="repoURL")
+    ref: str = "HEAD"
+    path: str = "apps"
+
+
+class Settings(applications._Spec):
+    targets: dict[str, TargetSettings] = Field(default_factory=dict)
+    repositories: list[RepositoryCredentials] = Field(default_factory=list)
+    root: RootSettings | None = None
+    store: str = Field("sqlite:///gitward-state.db", description="SQLAlchemy URL of the store.")
+    cache_dir: str = Field(
+        "", alias="cacheDir", description="Git mirrors; '' means $XDG_CACHE_HOME/gitward."
+    )
+    fetch_timeout: durations.PositiveDuration = Field(30.0, alias="fetchTimeout")
+    poll_interval: durations.PositiveDuration = Field(60.0, alias="pollInterval")
+    workers: int = Field(4, ge=1, le=256)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_names(cls, value: dict[str, TargetSettings]) -> dict[str, TargetSettings]:
+        for name in value:
+            applications.check_dns_label(name, "target name")
+        return value
+
+    def credentials_for(self, repo_url: str) -> RepositoryCredentials | None:
+        """The first credentials entry whose glob matches ``repo_url``."""
+        return next((c for c in self.repositories if c.matches(repo_url)), None)
+
+
+def parse(document: Mapping[str, Any] | None, origin: str) -> Settings:
+    """Validate the agent configuration; ``origin`` names the file in errors."""
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise errors.ConfigError(f"{origin}: the configuration must be a mapping")
+    try:
+        return Settings.model_validate(document)
+    except ValidationError as exc:
+        raise errors.ConfigError(applications._describe(exc, origin)) from None

@@ -1,0 +1,170 @@
+"""The one exception hierarchy of gitward, sorted by what the caller should do.
+
+Every stage raises these (wrapping third-party errors at its boundary with
+``raise X(...) from exc``); only the edges (CLI, API) turn them into exit codes
+or HTTP statuses. Each message names the object involved (a repository URL, a
+file path, a resource key) and never carries a secret value.
+
+Two families matter to callers:
+
+* :class:`RetryableError` — something outside gitward is unavailable or slow
+  (a git server, the Kubernetes API). The same call may succeed later; the
+  engine backs off and keeps the last good state.
+* :class:`InputError` — what Git or the user declared is wrong (malformed YAML,
+  a path escaping the repository, a conflict that needs ``force``). Retrying
+  without a new commit will not help; the status names the reason.
+"""
+
+from __future__ import annotations
+
+
+class GitwardError(Exception):
+    """Base of every error gitward raises on purpose.
+
+    ``reason`` is the status-condition reason this error maps to (one per stage
+    failure, shared by CLI, API and UI).
+    """
+
+    reason: str = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RetryableError(GitwardError):
+    """A dependency is unavailable; retry later with backoff."""
+
+
+class InputError(GitwardError):
+    """The declared input is invalid; fix it in Git (or in the request)."""
+
+
+# --- configuration -----------------------------------------------------------
+
+
+class ConfigError(InputError):
+    """An Application, Project, Target or agent setting is invalid."""
+
+    reason = "InvalidSpec"
+
+
+# --- source -------------------------------------------------------------------
+
+
+class SourceUnavailable(RetryableError):
+    """A git server could not be reached, refused us, or timed out."""
+
+    reason = "SourceFailed"
+
+
+class RevisionNotFound(InputError):
+    """A ref, tag, semver range or commit does not exist in the repository."""
+
+    reason = "SourceFailed"
+
+
+class SourcePathError(InputError):
+    """A path inside a repository is missing or escapes the repository."""
+
+    reason = "SourceFailed"
+
+
+class SignatureError(InputError):
+    """A commit's signature is missing, invalid or from a key not allowed."""
+
+    reason = "SignatureFailed"
+
+
+# --- render -------------------------------------------------------------------
+
+
+class RenderError(InputError):
+    """The files under an Application's path could not become manifests."""
+
+    reason = "RenderFailed"
+
+
+class UnsafeInputError(RenderError):
+    """Input refused for safety: escaping paths or symlinks, oversized files,
+    alias bombs, excessive nesting, remote bases that are not allowed."""
+
+
+class RenderTimeout(RenderError):
+    """A renderer (Kustomize, Helm) ran longer than its time limit."""
+
+
+class DecryptionError(RenderError):
+    """An encrypted (SOPS) file could not be decrypted or failed its MAC check."""
+
+    reason = "DecryptionFailed"
+
+
+# --- plan / policy --------------------------------------------------------------
+
+
+class PlanError(InputError):
+    """The desired state cannot be planned (duplicates, invalid objects)."""
+
+    reason = "PlanFailed"
+
+
+class PolicyViolation(InputError):
+    """A manifest is outside what the Application's Project allows."""
+
+    reason = "PolicyViolation"
+
+
+class EmptyRenderError(PlanError):
+    """The render produced nothing while the target holds managed objects.
+
+    Pruning everything because a render came back empty is how outages happen;
+    an Application must opt in with ``syncPolicy.allowEmpty``.
+    """
+
+    reason = "EmptyRender"
+
+
+# --- target -------------------------------------------------------------------
+
+
+class TargetUnavailable(RetryableError):
+    """The target's API could not be reached or answered 5xx / timed out."""
+
+    reason = "TargetUnavailable"
+
+
+class ApplyError(InputError):
+    """The target refused an object (invalid, forbidden, unknown kind)."""
+
+    reason = "ApplyFailed"
+
+
+class ApplyConflict(ApplyError):
+    """Server-side apply reported fields owned by another manager."""
+
+    reason = "ApplyConflict"
+
+
+class PruneError(InputError):
+    """A managed object that left Git could not be deleted."""
+
+    reason = "PruneFailed"
+
+
+# --- health -------------------------------------------------------------------
+
+
+class HealthCheckError(GitwardError):
+    """A health check raised while assessing an object (a bug or odd status)."""
+
+    reason = "HealthCheckFailed"
+
+
+class HealthTimeout(RetryableError):
+    """Resources did not become healthy within the allowed time."""
+
+    reason = "HealthTimeout"

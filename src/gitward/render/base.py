@@ -1,0 +1,129 @@
+"""What the render stage needs and offers: the Tree it reads and the Renderer Protocol.
+
+The engine hands a renderer a :class:`Tree` (a repository at one commit, read
+straight from git's object store by ``gitward.source``) and a
+:class:`RenderRequest`; the renderer returns manifests. Renderers register by
+name in ``render.registry`` so a user's renderer is a first-class citizen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from gitward.model import resources
+
+
+class EntryKind(StrEnum):
+    FILE = "file"
+    DIRECTORY = "dir"
+    SYMLINK = "symlink"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a directory in a Tree."""
+
+    name: str
+    path: str  # repository-relative POSIX path
+    kind: EntryKind
+    size: int = 0  # bytes for files and symlinks, 0 for directories
+
+
+class Tree(Protocol):
+    """A read-only repository at one commit.
+
+    Paths are POSIX, relative to the repository root, without a leading ``/``;
+    ``""`` is the root. Implementations refuse absolute paths and ``..`` that
+    leave the root (:class:`gitward.errors.SourcePathError`), follow symlinks
+    only while they stay inside the repository
+    (:class:`gitward.errors.UnsafeInputError` naming the link otherwise), and
+    raise :class:`gitward.errors.SourcePathError` for missing paths.
+    """
+
+    @property
+    def revision(self) -> str:
+        """The commit sha this tree belongs to."""
+        ...
+
+    def kind(self, path: str) -> EntryKind | None:
+        """What ``path`` is (without following a final symlink), None if absent."""
+        ...
+
+    def list(self, path: str) -> Sequence[Entry]:
+        """Entries of the directory ``path``, sorted by name."""
+        ...
+
+    def read(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """Content of the file at ``path`` (symlinks followed inside the repo).
+
+        Raises :class:`gitward.errors.UnsafeInputError` when the file is larger
+        than ``max_bytes``, before reading it.
+        """
+        ...
+
+    def digest(self, path: str) -> str:
+        """Content hash of the file or directory at ``path`` (git object id).
+
+        Equal digests mean equal content; the render cache keys on them.
+        """
+        ...
+
+    def materialize(self, paths: Sequence[str], dest: Path) -> None:
+        """Write the files and directories ``paths`` under ``dest`` at their
+        repository-relative locations (``dest/<path>``), for tools that need a
+        filesystem (kustomize, helm). Symlinks inside the repository become
+        copies of their targets; symlinks leaving it are refused.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Safety limits applied to everything read from a repository."""
+
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_total_bytes: int = 64 * 1024 * 1024
+    max_documents: int = 10_000
+    max_depth: int = 100  # YAML/JSON nesting
+    max_aliases: int = 1_000  # YAML alias references per document
+    max_nodes: int = 1_000_000  # nodes after alias expansion, per document
+    timeout_seconds: float = 60.0  # kustomize / helm
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    """Everything a renderer needs to render one Application."""
+
+    tree: Tree
+    path: str  # the Application's path in the repository
+    app: str
+    namespace: str  # destination namespace (Helm release namespace)
+    # Options of the chosen renderer, as declared under ``spec.render.<name>``.
+    options: Mapping[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+
+class Renderer(Protocol):
+    """Turns the files under an Application's path into manifests."""
+
+    name: str
+
+    def detect(self, tree: Tree, path: str) -> bool:
+        """Whether this renderer applies to ``path`` when none is declared."""
+        ...
+
+    def inputs(self, request: RenderRequest) -> Sequence[str]:
+        """Repository paths whose content determines the output.
+
+        The cache digests these (plus the options); a commit that changes none
+        of them costs no render. Raises the same safety errors as ``render``.
+        """
+        ...
+
+    def render(self, request: RenderRequest) -> list[resources.Manifest]:
+        """Render; raise :class:`gitward.errors.RenderError` subclasses."""
+        ...

@@ -1,0 +1,87 @@
+"""The Target Protocol: the only seam through which gitward touches a live system.
+
+``targets/kubernetes`` implements it for any Kubernetes API; other systems plug
+in through the same Protocol. Live objects cross this seam as plain
+Kubernetes-shaped dicts (``apiVersion``, ``kind``, ``metadata``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from gitward.model import resources
+
+
+class ApplyOutcome(StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    key: resources.ResourceKey
+    outcome: ApplyOutcome
+    live: Mapping[str, Any]  # the object as the target returned it
+
+
+class WatchEventType(StrEnum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: WatchEventType
+    key: resources.ResourceKey
+    object: Mapping[str, Any]
+
+
+class Target(Protocol):
+    """A live system gitward applies manifests to."""
+
+    name: str
+
+    async def prepare(
+        self, manifests: Sequence[resources.Manifest], *, app: str, namespace: str
+    ) -> list[resources.Manifest]:
+        """Default namespaces of namespaced kinds to ``namespace``, refuse a
+        namespace on cluster-scoped kinds, and stamp gitward's inventory
+        tracking (label + annotation naming ``app``). Unknown kinds raise
+        :class:`gitward.errors.ApplyError` unless a CRD in ``manifests``
+        declares them."""
+        ...
+
+    async def read(
+        self, keys: Sequence[resources.ResourceKey]
+    ) -> dict[resources.ResourceKey, Mapping[str, Any] | None]:
+        """Live objects for ``keys`` (None where absent)."""
+        ...
+
+    async def inventory(self, app: str) -> list[Mapping[str, Any]]:
+        """Every live object tracked as belonging to ``app``."""
+        ...
+
+    async def dry_run(self, manifest: resources.Manifest, *, force: bool) -> Mapping[str, Any]:
+        """The object as it would be after a server-side apply (nothing persists)."""
+        ...
+
+    async def apply(self, manifest: resources.Manifest, *, force: bool) -> ApplyResult:
+        """Server-side apply with gitward's field manager."""
+        ...
+
+    async def delete(self, key: resources.ResourceKey, *, uid: str = "") -> bool:
+        """Delete (foreground propagation), with a uid precondition when given.
+        Returns False when it was already gone."""
+        ...
+
+    def watch(self, group: str, kind: str) -> AsyncIterator[WatchEvent]:
+        """Events for every object of a kind, across namespaces, resuming
+        transparently after disconnects and 410 Gone."""
+        ...
+
+    async def close(self) -> None: ...
