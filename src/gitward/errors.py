@@ -144,9 +144,18 @@ class ApplyError(InputError):
 
 
 class ApplyConflict(ApplyError):
-    """Server-side apply reported fields owned by another manager."""
+    """Server-side apply reported fields owned by another manager.
+
+    ``managers`` names the field managers that own the contested fields, so
+    the engine can decide whether to take them over (people's kubectl edits)
+    or report the conflict (another controller's fields).
+    """
 
     reason = "ApplyConflict"
+
+    def __init__(self, message: str, managers: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.managers = managers
 
 
 class PruneError(InputError):

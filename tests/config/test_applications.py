@@ -15,8 +15,11 @@ GOOD: dict[str, Any] = {
     "kind": "Application",
     "metadata": {"name": "web-staging", "project": "default"},
     "spec": {
-        "source": {"repoURL": "https://git.example.com/org/deploy.git", "ref": "main",
-                   "path": "web/overlays/staging"},
+        "source": {
+            "repoURL": "https://git.example.com/org/deploy.git",
+            "ref": "main",
+            "path": "web/overlays/staging",
+        },
         "render": {"kustomize": {}},
         "destination": {"target": "staging-cluster", "namespace": "web"},
         "syncPolicy": {
@@ -71,7 +74,11 @@ _DELETE = object()
         ("spec.source", _DELETE, "spec.source: Field required"),
         ("spec.surprise", 1, "spec.surprise: Extra inputs are not permitted"),
         ("kind", "Deployment", "kind: Input should be 'Application'"),
-        ("spec.ignoreDifferences", [{"kind": "X", "jsonPointers": ["spec"]}], "must start with '/'"),
+        (
+            "spec.ignoreDifferences",
+            [{"kind": "X", "jsonPointers": ["spec"]}],
+            "must start with '/'",
+        ),
     ],
 )
 def test_bad_documents_name_the_file_and_field(path: str, value: Any, expected: str) -> None:
@@ -82,7 +89,7 @@ def test_bad_documents_name_the_file_and_field(path: str, value: Any, expected: 
 
 
 def test_non_mapping_document_is_refused() -> None:
-    with pytest.raises(errors.ConfigError, match="apps/x.yaml: an Application must be a mapping"):
+    with pytest.raises(errors.ConfigError, match=r"apps/x\.yaml: an Application must be a mapping"):
         applications.parse(["not", "a", "mapping"], "apps/x.yaml")  # type: ignore[arg-type]
 
 
@@ -95,7 +102,9 @@ def test_durations(text: Any, seconds: float) -> None:
 
 
 def test_render_options_are_given_to_the_renderer_in_camel_case() -> None:
-    doc = _with("spec.render", {"helm": {"valueFiles": ["values-staging.yaml"], "values": {"a": 1}}})
+    doc = _with(
+        "spec.render", {"helm": {"valueFiles": ["values-staging.yaml"], "values": {"a": 1}}}
+    )
     options = applications.parse(doc, "x").spec.render.options()
     assert options["valueFiles"] == ["values-staging.yaml"]
     assert options["values"] == {"a": 1}

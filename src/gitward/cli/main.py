@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gitward.cli import testing_commands
+from gitward.cli import demo_commands, logs, pipeline_commands, testing_commands
 
 app = typer.Typer(
     name="gitward",
@@ -13,7 +13,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(testing_commands.app, name="testing")
+app.command("demo")(demo_commands.demo)
+pipeline_commands.register(app)
 
 
 def run() -> None:
+    logs.configure()
     app()

@@ -51,7 +51,9 @@ class Metadata(_Spec):
 
 
 class Source(_Spec):
-    repo_url: str = Field(alias="repoURL", description="Git repository URL (https, ssh, git, file).")
+    repo_url: str = Field(
+        alias="repoURL", description="Git repository URL (https, ssh, git, file)."
+    )
     ref: str = Field(
         "HEAD",
         description="Branch, tag, semver range over tags (`>=1.2 <2`), or commit sha.",
@@ -190,6 +192,15 @@ class SyncPolicy(_Spec):
     prune: bool = Field(
         False, description="Prune on manual syncs too (automated.prune covers automatic ones)."
     )
+    take_over_from: list[str] = Field(
+        default_factory=lambda: ["kubectl", "kubectl-*", "before-first-apply"],
+        alias="takeOverFrom",
+        description=(
+            "Field managers (globs) whose fields gitward takes over on a conflict: the "
+            "managers people use for manual changes (drift). A conflict with any other "
+            "manager fails the resource unless `force` is set."
+        ),
+    )
     wait_for_health: bool = Field(True, alias="waitForHealth")
     health_timeout: durations.PositiveDuration = Field(300.0, alias="healthTimeout")
 
@@ -208,9 +219,7 @@ class IgnoreDifference(_Spec):
     name: str = ""
     namespace: str = ""
     json_pointers: list[str] = Field(default_factory=list, alias="jsonPointers")
-    managed_fields_managers: list[str] = Field(
-        default_factory=list, alias="managedFieldsManagers"
-    )
+    managed_fields_managers: list[str] = Field(default_factory=list, alias="managedFieldsManagers")
 
     @field_validator("json_pointers")
     @classmethod

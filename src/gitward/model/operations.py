@@ -32,6 +32,8 @@ class ResourceResult:
     action: plans.Action
     code: ResultCode
     message: str = ""
+    # The condition reason of a failure (ApplyConflict, ApplyFailed, ...).
+    reason: str = ""
     phase: plans.Phase = plans.Phase.SYNC
     wave: int = 0
 

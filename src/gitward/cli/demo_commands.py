@@ -1,0 +1,45 @@
+"""``gitward demo``: run the example scenario with nothing pre-installed."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gitward.demo import scenario
+
+
+def demo(
+    workdir: Annotated[
+        Path | None, typer.Option("--dir", help="Where to put the repository and kubeconfig.")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="API test server port (0 = any).")] = 0,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Keep the API test server up afterwards.")
+    ] = False,
+) -> None:
+    """Sync an example app (Kustomize overlays, a Helm chart) to gitward's
+    Kubernetes API test server, then change Git, drift, prune and roll back.
+
+    The demo cluster is the API test server: it runs no containers.
+    """
+    console = Console(highlight=False)
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="gitward-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        ok = asyncio.run(
+            scenario.run(workdir, port=port, keep_running=keep_running, console=console)
+        )
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    console.print(
+        "[green]demo finished: every step behaved as expected[/]"
+        if ok
+        else "[red]demo finished, but a step did not behave as expected (see above)[/]"
+    )
+    raise typer.Exit(0 if ok else 1)

@@ -1,0 +1,217 @@
+"""One-shot commands over the reconcile sequence: ``render``, ``diff``, ``sync``.
+
+No daemon needed: each command reads an Application file, runs the same
+engine functions the agent runs, prints the result and exits with a code CI
+can use (``diff`` exits 1 when out of sync, like ``kubectl diff``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from gitward import errors
+from gitward.engine import documents, reconciling, reports, runtimes
+from gitward.model import operations, plans
+
+T = TypeVar("T")
+
+# Exit codes: 0 success / in sync, 1 out of sync (diff) or sync failed,
+# 2 invalid input (fix the files), 3 a dependency is unavailable (retry later).
+EXIT_OUT_OF_SYNC = 1
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+AppFile = Annotated[Path, typer.Argument(help="Application YAML file.", show_default=False)]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Agent configuration (targets, repository credentials)."),
+]
+KubeconfigOpt = Annotated[
+    Path | None, typer.Option("--kubeconfig", help="Kubeconfig for the Application's target.")
+]
+ContextOpt = Annotated[str, typer.Option("--context", help="Kubeconfig context.")]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where git mirrors are kept.")]
+RevisionOpt = Annotated[
+    str, typer.Option("--revision", help="Use this ref or commit instead of the Application's.")
+]
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render")(render)
+    app.command("diff")(diff)
+    app.command("sync")(sync)
+
+
+def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.RuntimeOptions) -> T:
+    async def main() -> T:
+        async with runtimes.Runtime.open(settings) as runtime:
+            return await build(runtime)
+
+    try:
+        return asyncio.run(main())
+    except errors.InputError as exc:
+        _err.print(f"[red]error:[/] {exc}", markup=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    except errors.RetryableError as exc:
+        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+    except errors.GitwardError as exc:
+        _err.print(f"[red]error:[/] {exc}", markup=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _options(
+    config: Path | None, kubeconfig: Path | None, context: str, cache_dir: Path | None
+) -> runtimes.RuntimeOptions:
+    return runtimes.RuntimeOptions(
+        config_file=config, kubeconfig=kubeconfig, context=context, cache_dir=cache_dir
+    )
+
+
+def _load(app_file: Path) -> Any:
+    try:
+        return documents.load_application(app_file)
+    except errors.GitwardError as exc:
+        _err.print(f"[red]error:[/] {exc}", markup=True)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def render(
+    app_file: AppFile,
+    config: ConfigOpt = None,
+    cache_dir: CacheOpt = None,
+    revision: RevisionOpt = "",
+) -> None:
+    """Print the manifests the Application renders to (Secrets' data masked)."""
+    app = _load(app_file)
+    desired = _run(
+        lambda rt: reconciling.desired_state(rt, app, revision=revision),
+        _options(config, None, "", cache_dir),
+    )
+    for warning in desired.rendered.warnings:
+        _err.print(f"warning: {warning}")
+    docs = [reports.masked_manifest(m) for m in desired.rendered.manifests]
+    sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False) if docs else "")
+
+
+def diff(
+    app_file: AppFile,
+    config: ConfigOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = "",
+    cache_dir: CacheOpt = None,
+    revision: RevisionOpt = "",
+    output: OutputOpt = "text",
+) -> None:
+    """Show what a sync would change. Exit code 1 when out of sync."""
+    app = _load(app_file)
+
+    async def build(rt: runtimes.Runtime) -> plans.Plan:
+        desired = await reconciling.desired_state(rt, app, revision=revision)
+        return await reconciling.plan(rt, app, desired)
+
+    the_plan = _run(build, _options(config, kubeconfig, context, cache_dir))
+    _print_plan(the_plan, output)
+    if not the_plan.in_sync:
+        raise typer.Exit(EXIT_OUT_OF_SYNC)
+
+
+def sync(
+    app_file: AppFile,
+    config: ConfigOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = "",
+    cache_dir: CacheOpt = None,
+    revision: RevisionOpt = "",
+    prune: Annotated[
+        bool | None, typer.Option("--prune/--no-prune", help="Override the sync policy's prune.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and validate; apply nothing.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until every resource is healthy.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds to wait for health.")
+    ] = None,
+    output: OutputOpt = "text",
+) -> None:
+    """Apply the Application once: server-side apply, prune, wait for health."""
+    app = _load(app_file)
+    report = _run(
+        lambda rt: reconciling.sync(
+            rt,
+            app,
+            trigger="cli",
+            revision=revision,
+            prune=prune,
+            dry_run=dry_run,
+            wait=wait,
+            health_timeout=timeout,
+        ),
+        _options(config, kubeconfig, context, cache_dir),
+    )
+    _print_operation(report, output)
+    if report.operation.phase is not operations.OperationPhase.SUCCEEDED:
+        raise typer.Exit(_exit_code(report.error))
+
+
+def _exit_code(error: errors.GitwardError | None) -> int:
+    if isinstance(error, errors.InputError):
+        return EXIT_INPUT
+    if isinstance(error, errors.RetryableError):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILED
+
+
+def _print_plan(the_plan: plans.Plan, output: str) -> None:
+    if output in ("json", "yaml"):
+        data = reports.plan_dict(the_plan)
+        _dump(data, output)
+        return
+    _out.print(reports.plan_text(the_plan), markup=False)
+
+
+def _print_operation(report: reconciling.SyncReport, output: str) -> None:
+    op = report.operation
+    if output in ("json", "yaml"):
+        _dump(reports.operation_dict(op), output)
+        return
+    table = Table(title=f"sync {op.app} @ {op.revision.sha[:12] or op.revision.ref}")
+    for column in ("resource", "action", "result", "message"):
+        table.add_column(column)
+    for result in op.results:
+        style = "red" if result.code is operations.ResultCode.FAILED else ""
+        table.add_row(
+            str(result.key), result.action.value, result.code.value, result.message, style=style
+        )
+    if op.results:
+        _out.print(table)
+    colour = "green" if op.phase is operations.OperationPhase.SUCCEEDED else "red"
+    reason = f" ({op.reason})" if op.reason else ""
+    _out.print(f"[{colour}]{op.phase.value}[/]{reason}: {op.message}", markup=True)
+    for key, health in sorted(report.outcome.health.items()):
+        _out.print(f"  health {key}: {health.status.value} {health.message}".rstrip())
+
+
+def _dump(data: Any, output: str) -> None:
+    if output == "json":
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))

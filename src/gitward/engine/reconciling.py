@@ -1,0 +1,207 @@
+"""The reconcile sequence for one Application: source → render → plan → apply → health.
+
+The stages know nothing of each other; this module composes them. The
+one-shot CLI (``gitward render|diff|sync``) and the agent call the same
+functions: :func:`desired_state`, :func:`plan` and :func:`sync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gitward import errors
+from gitward.config import applications
+from gitward.diff import base as diff_base
+from gitward.diff import planning
+from gitward.engine import runtimes, syncing
+from gitward.model import operations, plans, resources
+from gitward.render import base as render_base
+from gitward.render import rendering
+from gitward.targets import base as targets
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What Git declares for an Application at one revision."""
+
+    revision: operations.Revision
+    rendered: resources.Rendered
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """A finished sync: the operation record, the plan it carried out, health."""
+
+    operation: operations.Operation
+    plan: plans.Plan
+    outcome: syncing.SyncOutcome
+    # The error that stopped the sync before anything was applied (source,
+    # render or plan stage), kept so edges can tell "fix the input" from
+    # "retry later".
+    error: errors.GitwardError | None = None
+
+
+async def desired_state(
+    runtime: runtimes.Runtime, app: applications.Application, *, revision: str = ""
+) -> Desired:
+    """Fetch the Application's repository, resolve its ref (or ``revision``), render."""
+    source = app.spec.source
+    repo = runtime.repo(source.repo_url)
+    await runtime.sources.fetch(repo)
+    resolved = await runtime.sources.resolve(repo, revision or source.ref)
+    tree = runtime.sources.tree(repo, resolved.sha)
+    request = render_base.RenderRequest(
+        tree=tree,
+        path=source.path,
+        app=app.name,
+        namespace=app.spec.destination.namespace,
+        options=app.spec.render.options(),
+        limits=render_base.Limits(timeout_seconds=app.spec.render.timeout),
+    )
+    rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
+    return Desired(revision=resolved, rendered=rendered)
+
+
+def plan_options(
+    app: applications.Application, *, prune: bool | None = None
+) -> diff_base.PlanOptions:
+    policy = app.spec.sync_policy
+    return diff_base.PlanOptions(
+        prune=policy.prune_enabled if prune is None else prune,
+        allow_empty=policy.allow_empty,
+        ignore_differences=tuple(
+            diff_base.IgnoreRule(
+                group=rule.group,
+                kind=rule.kind,
+                name=rule.name,
+                namespace=rule.namespace,
+                json_pointers=tuple(rule.json_pointers),
+                managed_fields_managers=tuple(rule.managed_fields_managers),
+            )
+            for rule in app.spec.ignore_differences
+        ),
+    )
+
+
+async def plan(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    desired: Desired,
+    *,
+    prune: bool | None = None,
+) -> plans.Plan:
+    """Compare the desired state with the target's live state: the Plan.
+
+    Existing objects are compared through a server-side dry-run apply (with
+    force, so the plan shows what gitward would make of each object even where
+    another manager owns a field; the real apply reports such conflicts).
+    """
+    target = runtime.target(app.spec.destination.target)
+    prepared = await target.prepare(
+        desired.rendered.manifests, app=app.name, namespace=app.spec.destination.namespace
+    )
+    live = await target.read([m.key for m in prepared])
+    inventory = await target.inventory(app.name)
+    predicted = await _dry_run_existing(target, prepared, live, runtime.concurrency)
+    return planning.build(
+        app.name,
+        desired.revision.sha,
+        prepared,
+        live,
+        inventory,
+        plan_options(app, prune=prune),
+        predicted=predicted,
+    )
+
+
+async def _dry_run_existing(
+    target: targets.Target,
+    manifests: list[resources.Manifest],
+    live: Mapping[resources.ResourceKey, object],
+    concurrency: int,
+) -> dict[resources.ResourceKey, dict[str, object]]:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(manifest: resources.Manifest) -> tuple[resources.ResourceKey, dict[str, object]]:
+        async with limit:
+            return manifest.key, dict(await target.dry_run(manifest, force=True))
+
+    existing = [m for m in manifests if live.get(m.key) is not None]
+    return dict(await asyncio.gather(*(one(m) for m in existing)))
+
+
+async def sync(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    *,
+    trigger: str,
+    revision: str = "",
+    prune: bool | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    health_timeout: float | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SyncReport:
+    """One sync attempt. Failures of a stage are recorded in the operation with
+    their reason (SourceFailed, RenderFailed, ...) rather than raised, so
+    callers always get a record; nothing is pruned after any failure."""
+    started = clock()
+    policy = app.spec.sync_policy
+    revision_info = operations.Revision(sha="", ref=revision or app.spec.source.ref)
+    try:
+        desired = await desired_state(runtime, app, revision=revision)
+        revision_info = desired.revision
+        the_plan = await plan(runtime, app, desired, prune=prune)
+    except errors.GitwardError as exc:
+        operation = operations.Operation(
+            app=app.name,
+            revision=revision_info,
+            trigger=trigger,
+            started_at=started,
+            finished_at=clock(),
+            phase=operations.OperationPhase.FAILED,
+            dry_run=dry_run,
+            message=str(exc),
+            reason=exc.reason,
+        )
+        empty = plans.Plan(app=app.name, revision=revision_info.sha, changes=())
+        outcome = syncing.SyncOutcome(failed=True, message=str(exc), reason=exc.reason)
+        return SyncReport(operation, empty, outcome, error=exc)
+    options = syncing.SyncOptions(
+        prune=policy.prune_enabled if prune is None else prune,
+        dry_run=dry_run,
+        force=policy.force,
+        take_over_from=tuple(policy.take_over_from),
+        wait=wait,
+        health_timeout=health_timeout if health_timeout is not None else policy.health_timeout,
+        concurrency=runtime.concurrency,
+    )
+    target = runtime.target(app.spec.destination.target)
+    outcome = await syncing.execute(the_plan, target, options, clock=time.monotonic)
+    operation = operations.Operation(
+        app=app.name,
+        revision=desired.revision,
+        trigger=trigger,
+        started_at=started,
+        finished_at=clock(),
+        phase=operations.OperationPhase.FAILED
+        if outcome.failed
+        else operations.OperationPhase.SUCCEEDED,
+        dry_run=dry_run,
+        results=tuple(outcome.results),
+        message=outcome.message or _summary(the_plan, outcome),
+        reason=outcome.reason,
+    )
+    return SyncReport(operation, the_plan, outcome)
+
+
+def _summary(the_plan: plans.Plan, outcome: syncing.SyncOutcome) -> str:
+    counts: dict[str, int] = {}
+    for result in outcome.results:
+        counts[result.code.value] = counts.get(result.code.value, 0) + 1
+    parts = [f"{n} {code.lower()}" for code, n in sorted(counts.items())]
+    return f"revision {the_plan.revision[:12]}: " + (", ".join(parts) or "nothing to do")

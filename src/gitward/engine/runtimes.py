@@ -1,0 +1,162 @@
+"""The composed dependencies of a running engine: settings, sources, targets.
+
+Built once per process (the agent) or per command (the one-shot CLI) by
+:meth:`Runtime.open`; closed when done. The stages never see each other: the
+Runtime hands the engine one ``Sources`` for every repository and one Target
+per declared target name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitward import errors
+from gitward.config import settings as config_settings
+from gitward.engine import documents
+from gitward.source import base as source_base
+from gitward.source import credentials as source_credentials
+from gitward.targets import base as targets
+from gitward.targets import kubernetes
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    """What a command line (or the agent) says about where things are."""
+
+    config_file: Path | None = None
+    # Used for every target not declared in the configuration file.
+    kubeconfig: Path | None = None
+    context: str = ""
+    cache_dir: Path | None = None
+    settings: config_settings.Settings | None = None  # already loaded (agent, demo)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitward"
+
+
+def default_kubeconfig() -> Path:
+    """The kubeconfig kubectl would use: the first of $KUBECONFIG, else ~/.kube/config."""
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return Path(listed[0]) if listed else Path.home() / ".kube" / "config"
+
+
+class Runtime:
+    """Sources and targets for one process; use :meth:`open`."""
+
+    def __init__(
+        self,
+        settings: config_settings.Settings,
+        options: RuntimeOptions,
+        sources: source_base.Sources,
+        cache_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self.options = options
+        self.sources = sources
+        self.concurrency = 8
+        self._targets: dict[str, targets.Target] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, options: RuntimeOptions) -> AsyncIterator[Runtime]:
+        settings = options.settings
+        if settings is None:
+            settings = (
+                documents.load_settings(options.config_file)
+                if options.config_file is not None
+                else config_settings.Settings()
+            )
+        cache = options.cache_dir or (
+            Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+        )
+        sources = source_base.Sources(cache / "repositories", fetch_timeout=settings.fetch_timeout)
+        runtime = cls(settings, options, sources, cache)
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+
+    def repo(self, url: str) -> source_base.RepoSpec:
+        """The repository spec for ``url``, with the configured credentials."""
+        found = self.settings.credentials_for(url)
+        if found is None:
+            return source_base.RepoSpec(url=url)
+        return source_base.RepoSpec(
+            url=url,
+            credentials=_credentials(found),
+            ca_file=Path(found.ca_file).expanduser() if found.ca_file else None,
+        )
+
+    def target(self, name: str) -> targets.Target:
+        """The target called ``name``, connected on first use."""
+        if name not in self._targets:
+            self._targets[name] = self._connect(name)
+        return self._targets[name]
+
+    def _connect(self, name: str) -> targets.Target:
+        # The kinds each Application ever applied are recorded beside the git
+        # mirrors, so a later run (another process) still finds, and can
+        # prune, the last object of a kind that left Git.
+        record = self.cache_dir / "targets" / f"{name}.json"
+        declared = self.settings.targets.get(name)
+        if declared is not None:
+            return kubernetes.KubernetesTarget.connect(
+                name,
+                kubeconfig=declared.kubeconfig or default_kubeconfig(),
+                context=declared.context or None,
+                in_cluster=declared.in_cluster,
+                allow_exec=declared.allow_exec,
+                timeout=declared.timeout,
+                record_path=record,
+            )
+        if self.options.kubeconfig is not None or self.options.config_file is None:
+            # One-shot use without a configuration file: the kubeconfig given
+            # on the command line (or the default one) serves every target.
+            return kubernetes.KubernetesTarget.connect(
+                name,
+                kubeconfig=self.options.kubeconfig or default_kubeconfig(),
+                context=self.options.context or None,
+                record_path=record,
+            )
+        known = ", ".join(sorted(self.settings.targets)) or "none"
+        raise errors.ConfigError(
+            f"target {name!r} is not declared in {self.options.config_file} (declared: {known})"
+        )
+
+    async def close(self) -> None:
+        for target in self._targets.values():
+            await target.close()
+        self._targets.clear()
+
+
+def _secret(env: str, file: str) -> source_credentials.SecretRef | None:
+    if env:
+        return source_credentials.SecretRef(env=env)
+    if file:
+        return source_credentials.SecretRef(file=Path(file).expanduser())
+    return None
+
+
+def _credentials(
+    found: config_settings.RepositoryCredentials,
+) -> source_credentials.Credentials | None:
+    if found.ssh_key_file:
+        return source_credentials.SshCredentials(
+            private_key=Path(found.ssh_key_file).expanduser(),
+            passphrase=_secret(found.ssh_key_passphrase_env, ""),
+            known_hosts=Path(found.known_hosts_file).expanduser()
+            if found.known_hosts_file
+            else None,
+            username=found.username or "git",
+        )
+    password = _secret(found.password_env, found.password_file)
+    if password is None:
+        return None
+    return source_credentials.HttpsCredentials(password=password, username=found.username or "git")

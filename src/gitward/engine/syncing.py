@@ -1,0 +1,324 @@
+"""Carrying out a Plan on a Target: hooks, waves, apply, prune, health.
+
+``engine.reconciling`` builds the Plan; this module executes it and returns the
+per-resource results. The order follows the Plan (phase, wave, kind) with
+three rules that keep a sync safe:
+
+* a wave is applied completely, then, when a later wave exists, gitward waits
+  for its resources to be healthy (Argo CD's wave semantics);
+* the first wave with a failed resource ends the sync: later waves, pruning
+  and PostSync hooks do not run (SyncFail hooks do);
+* prune runs only after every apply succeeded, and only when allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gitward import errors
+from gitward.engine import waiting
+from gitward.model import operations, plans, resources, status
+from gitward.targets import base as targets
+
+# Kinds applied before anything else in the same wave: the rest of the wave
+# needs them to exist (namespaced objects need their Namespace, custom
+# objects need their CRD served).
+_FIRST_TIER = frozenset({("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")})
+_DEFAULT_HOOK_DELETE_POLICY = "BeforeHookCreation"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    prune: bool = False
+    dry_run: bool = False
+    force: bool = False
+    # Field managers (globs) whose conflicting fields are taken over with a
+    # forced apply: the ones people use to change objects by hand.
+    take_over_from: tuple[str, ...] = ()
+    # Wait for health between waves and before PostSync hooks; after the last
+    # wave, wait only when ``wait`` is set.
+    wait: bool = False
+    health_timeout: float = 300.0
+    concurrency: int = 8
+
+
+@dataclass(slots=True)
+class SyncOutcome:
+    """Results of one sync, in the order things happened."""
+
+    results: list[operations.ResourceResult] = field(default_factory=list)
+    health: dict[resources.ResourceKey, status.HealthResult] = field(default_factory=dict)
+    failed: bool = False
+    message: str = ""
+    reason: str = ""
+
+    def fail(self, message: str, reason: str) -> None:
+        if not self.failed:
+            self.failed, self.message, self.reason = True, message, reason
+
+
+async def execute(
+    plan: plans.Plan,
+    target: targets.Target,
+    options: SyncOptions,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> SyncOutcome:
+    """Carry out ``plan`` on ``target``; never raises for a resource failure
+    (it is recorded in the outcome); raises only for cancellation."""
+    outcome = SyncOutcome()
+    run = _Run(plan, target, options, outcome, clock)
+    await run.phase(plans.Phase.PRE_SYNC)
+    if not outcome.failed:
+        await run.sync_phase()
+    if not outcome.failed:
+        await run.prune()
+    if not outcome.failed and not options.dry_run:
+        has_post = any(c.phase is plans.Phase.POST_SYNC for c in plan.changes)
+        if options.wait or has_post:
+            await run.wait_all()
+    if not outcome.failed:
+        await run.phase(plans.Phase.POST_SYNC)
+    if outcome.failed and not options.dry_run:
+        await run.phase(plans.Phase.SYNC_FAIL, ignore_failure=True)
+    return outcome
+
+
+class _Run:
+    def __init__(
+        self,
+        plan: plans.Plan,
+        target: targets.Target,
+        options: SyncOptions,
+        outcome: SyncOutcome,
+        clock: Callable[[], float],
+    ) -> None:
+        self.plan, self.target, self.options, self.outcome = plan, target, options, outcome
+        self.clock = clock
+        self.applied: list[resources.ResourceKey] = []
+        self.limit = asyncio.Semaphore(options.concurrency)
+
+    # --- Sync phase: waves of ordinary resources (and Sync hooks) -------------
+
+    async def sync_phase(self) -> None:
+        changes = [
+            c
+            for c in self.plan.changes
+            if c.phase is plans.Phase.SYNC and c.action is not plans.Action.PRUNE
+        ]
+        waves = [list(group) for _, group in itertools.groupby(changes, key=lambda c: c.wave)]
+        for index, wave in enumerate(waves):
+            await self._apply_wave(wave)
+            if self.outcome.failed:
+                return
+            is_last = index == len(waves) - 1
+            if not is_last and not self.options.dry_run:
+                keys = [c.key for c in wave if c.desired is not None]
+                await self._wait(keys, f"wave {wave[0].wave}")
+                if self.outcome.failed:
+                    return
+
+    async def _apply_wave(self, wave: Sequence[plans.Change]) -> None:
+        first = [c for c in wave if (c.key.group, c.key.kind) in _FIRST_TIER]
+        rest = [c for c in wave if (c.key.group, c.key.kind) not in _FIRST_TIER]
+        for tier in (first, rest):
+            await asyncio.gather(*(self._apply(c) for c in tier))
+            if any(r.code is operations.ResultCode.FAILED for r in self.outcome.results):
+                self.outcome.fail(
+                    self._failure_summary(), self._first_failure_reason() or "ApplyFailed"
+                )
+                return
+
+    async def _apply(self, change: plans.Change) -> None:
+        if change.action is plans.Action.SKIP:
+            self._record(change, operations.ResultCode.SKIPPED, change.reason)
+            return
+        if change.action is plans.Action.UNCHANGED or change.desired is None:
+            self._record(change, operations.ResultCode.UNCHANGED, "")
+            return
+        if change.hook:
+            await self._run_hook(change)
+            return
+        async with self.limit:
+            try:
+                if self.options.dry_run:
+                    await self.target.dry_run(change.desired, force=self.options.force)
+                    code = (
+                        operations.ResultCode.CREATED
+                        if change.action is plans.Action.CREATE
+                        else operations.ResultCode.CONFIGURED
+                    )
+                    self._record(change, code, "dry run")
+                    return
+                result, taken_from = await self._apply_taking_over(change.desired)
+            except errors.GitwardError as exc:
+                self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
+                return
+        self.applied.append(change.key)
+        code = {
+            targets.ApplyOutcome.CREATED: operations.ResultCode.CREATED,
+            targets.ApplyOutcome.CONFIGURED: operations.ResultCode.CONFIGURED,
+            targets.ApplyOutcome.UNCHANGED: operations.ResultCode.UNCHANGED,
+        }[result.outcome]
+        note = f"took over fields from {', '.join(taken_from)}" if taken_from else ""
+        self._record(change, code, note)
+
+    async def _apply_taking_over(
+        self, manifest: resources.Manifest
+    ) -> tuple[targets.ApplyResult, tuple[str, ...]]:
+        """Apply; on a conflict with managers people use by hand, apply again
+        with force (that is drift correction) and say whose fields were taken."""
+        try:
+            return await self.target.apply(manifest, force=self.options.force), ()
+        except errors.ApplyConflict as exc:
+            managers = tuple(sorted(set(exc.managers)))
+            if not managers or not all(self._may_take_over(m) for m in managers):
+                raise
+        return await self.target.apply(manifest, force=True), managers
+
+    def _may_take_over(self, manager: str) -> bool:
+        return any(fnmatch.fnmatchcase(manager, pattern) for pattern in self.options.take_over_from)
+
+    # --- hooks ------------------------------------------------------------------
+
+    async def phase(self, phase: plans.Phase, *, ignore_failure: bool = False) -> None:
+        hooks = [c for c in self.plan.changes if c.phase is phase and c.hook]
+        for wave_changes in (list(g) for _, g in itertools.groupby(hooks, key=lambda c: c.wave)):
+            for change in wave_changes:
+                await self._run_hook(change)
+            if self.outcome.failed and not ignore_failure:
+                return
+
+    async def _run_hook(self, change: plans.Change) -> None:
+        manifest = change.desired
+        if manifest is None:
+            return
+        if self.options.dry_run:
+            self._record(change, operations.ResultCode.SKIPPED, "hook not run in a dry run")
+            return
+        policies = {
+            p.strip()
+            for p in manifest.annotations.get(
+                resources.HOOK_DELETE_POLICY_ANNOTATION, _DEFAULT_HOOK_DELETE_POLICY
+            ).split(",")
+        }
+        try:
+            if "BeforeHookCreation" in policies:
+                await self._delete_and_wait_gone(change.key)
+            await self.target.apply(manifest, force=True)
+            health = await self._wait_hook(change.key)
+        except errors.GitwardError as exc:
+            self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
+            self.outcome.fail(f"{change.phase.value} hook {change.key} failed: {exc}", exc.reason)
+            return
+        succeeded = health.status is status.HealthStatus.HEALTHY
+        if (succeeded and "HookSucceeded" in policies) or (
+            not succeeded and "HookFailed" in policies
+        ):
+            await self.target.delete(change.key)
+        if succeeded:
+            self._record(change, operations.ResultCode.CREATED, "hook succeeded")
+        else:
+            message = f"hook failed: {health.message or health.status.value}"
+            self._record(change, operations.ResultCode.FAILED, message, "HookFailed")
+            self.outcome.fail(f"{change.phase.value} hook {change.key} {message}", "HookFailed")
+
+    async def _delete_and_wait_gone(self, key: resources.ResourceKey) -> None:
+        if not await self.target.delete(key):
+            return
+        deadline = self.clock() + self.options.health_timeout
+        while (await self.target.read([key])).get(key) is not None:
+            if self.clock() >= deadline:
+                raise errors.HealthTimeout(f"previous run of hook {key} is still being deleted")
+            await asyncio.sleep(0.2)
+
+    async def _wait_hook(self, key: resources.ResourceKey) -> status.HealthResult:
+        """Wait until the hook finished: Healthy (succeeded) or Degraded (failed)."""
+        deadline = self.clock() + self.options.health_timeout
+        while True:
+            result = (await waiting.assess(self.target, [key]))[key]
+            if result.status in (status.HealthStatus.HEALTHY, status.HealthStatus.DEGRADED):
+                return result
+            if self.clock() >= deadline:
+                raise errors.HealthTimeout(
+                    f"hook {key} did not finish within {self.options.health_timeout:g}s"
+                )
+            await asyncio.sleep(0.2)
+
+    # --- prune and health -----------------------------------------------------------
+
+    async def prune(self) -> None:
+        prunes = self.plan.by_action(plans.Action.PRUNE)
+        for change in prunes:
+            if not self.options.prune:
+                self._record(change, operations.ResultCode.SKIPPED, "prune not enabled")
+                continue
+            if self.options.dry_run:
+                self._record(change, operations.ResultCode.PRUNED, "dry run")
+                continue
+            try:
+                gone = await self.target.delete(change.key, uid=change.live_uid)
+            except errors.GitwardError as exc:
+                self._record(change, operations.ResultCode.FAILED, str(exc), "PruneFailed")
+                self.outcome.fail(f"prune of {change.key} failed: {exc}", "PruneFailed")
+                continue
+            self._record(change, operations.ResultCode.PRUNED, "" if gone else "already deleted")
+
+    async def wait_all(self) -> None:
+        keys = [
+            c.key
+            for c in self.plan.changes
+            if c.desired is not None and not c.hook and c.action is not plans.Action.SKIP
+        ]
+        await self._wait(keys, "sync")
+
+    async def _wait(self, keys: Sequence[resources.ResourceKey], what: str) -> None:
+        if not keys:
+            return
+        try:
+            health = await waiting.until_healthy(
+                self.target, keys, within=self.options.health_timeout, clock=self.clock
+            )
+        except errors.HealthTimeout as exc:
+            self.outcome.fail(f"{what}: {exc}", exc.reason)
+            self.outcome.health.update(await waiting.assess(self.target, keys))
+            return
+        self.outcome.health.update(health)
+
+    # --- bookkeeping --------------------------------------------------------------
+
+    def _record(
+        self,
+        change: plans.Change,
+        code: operations.ResultCode,
+        message: str,
+        reason: str = "",
+    ) -> None:
+        self.outcome.results.append(
+            operations.ResourceResult(
+                key=change.key,
+                action=change.action,
+                code=code,
+                message=message,
+                reason=reason,
+                phase=change.phase,
+                wave=change.wave,
+            )
+        )
+
+    def _failure_summary(self) -> str:
+        failed = [r for r in self.outcome.results if r.code is operations.ResultCode.FAILED]
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f"{first.key}: {first.message}{more}"
+
+    def _first_failure_reason(self) -> str:
+        for result in self.outcome.results:
+            if result.code is operations.ResultCode.FAILED and result.reason:
+                return result.reason
+        return ""
