@@ -49,8 +49,9 @@ class Target(Protocol):
     async def prepare(
         self, manifests: Sequence[resources.Manifest], *, app: str, namespace: str
     ) -> list[resources.Manifest]:
-        """Default namespaces of namespaced kinds to ``namespace``, refuse a
-        namespace on cluster-scoped kinds, and stamp gitward's inventory
+        """Default namespaces of namespaced kinds to ``namespace``, drop a
+        namespace from cluster-scoped kinds with a warning (as Argo CD and
+        kubectl do; see docs/tracking.md), and stamp gitward's inventory
         tracking (label + annotation naming ``app``). Unknown kinds raise
         :class:`gitward.errors.ApplyError` unless a CRD in ``manifests``
         declares them."""
