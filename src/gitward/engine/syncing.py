@@ -106,10 +106,23 @@ class _Run:
     # --- Sync phase: waves of ordinary resources (and Sync hooks) -------------
 
     async def sync_phase(self) -> None:
+        # Rows without a declared object (prune-disabled leftovers) are not
+        # part of any wave: recording them must not wait on a wave's health.
+        leftovers = [
+            c
+            for c in self.plan.changes
+            if c.phase is plans.Phase.SYNC
+            and c.action is not plans.Action.PRUNE
+            and c.desired is None
+        ]
+        for change in leftovers:
+            self._record(change, operations.ResultCode.SKIPPED, change.reason)
         changes = [
             c
             for c in self.plan.changes
-            if c.phase is plans.Phase.SYNC and c.action is not plans.Action.PRUNE
+            if c.phase is plans.Phase.SYNC
+            and c.action is not plans.Action.PRUNE
+            and c.desired is not None
         ]
         waves = [list(group) for _, group in itertools.groupby(changes, key=lambda c: c.wave)]
         for index, wave in enumerate(waves):

@@ -77,7 +77,8 @@ class Manifest:
     """
 
     key: ResourceKey
-    body: Mapping[str, Any]
+    # Never in repr: a Secret's body would print its data in clear.
+    body: Mapping[str, Any] = field(repr=False)
     source: str = ""
 
     @classmethod
