@@ -23,14 +23,31 @@ class EntryKind(StrEnum):
     SYMLINK = "symlink"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One entry of a directory in a Tree."""
+class Entry(Protocol):
+    """One entry of a directory in a Tree.
 
-    name: str
-    path: str  # repository-relative POSIX path
-    kind: EntryKind
-    size: int = 0  # bytes for files and symlinks, 0 for directories
+    A Protocol (not a dataclass) so that trees of other stages, which may not
+    import this module, satisfy it with their own frozen dataclass of the same
+    shape; ``kind`` compares equal to an :class:`EntryKind` value.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> str:
+        """Repository-relative POSIX path."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """One of the :class:`EntryKind` values."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """Bytes for files and symlinks, 0 for directories."""
+        ...
 
 
 class Tree(Protocol):
@@ -49,8 +66,9 @@ class Tree(Protocol):
         """The commit sha this tree belongs to."""
         ...
 
-    def kind(self, path: str) -> EntryKind | None:
-        """What ``path`` is (without following a final symlink), None if absent."""
+    def kind(self, path: str) -> str | None:
+        """What ``path`` is (an :class:`EntryKind` value, without following a
+        final symlink), None if absent."""
         ...
 
     def list(self, path: str) -> Sequence[Entry]:
@@ -111,6 +129,9 @@ class Renderer(Protocol):
     """Turns the files under an Application's path into manifests."""
 
     name: str
+    # Part of the render cache key: bump it when the same inputs would render
+    # differently (a new kubectl or Helm, a changed option's meaning).
+    version: str
 
     def detect(self, tree: Tree, path: str) -> bool:
         """Whether this renderer applies to ``path`` when none is declared."""
@@ -124,6 +145,8 @@ class Renderer(Protocol):
         """
         ...
 
-    def render(self, request: RenderRequest) -> list[resources.Manifest]:
-        """Render; raise :class:`gitward.errors.RenderError` subclasses."""
+    def render(self, request: RenderRequest) -> resources.Rendered:
+        """Render: the manifests, in a stable order, and warnings (skipped
+        files...). ``input_digest`` is left empty: ``render.rendering`` fills
+        it. Raise :class:`gitward.errors.RenderError` subclasses."""
         ...

@@ -1,0 +1,98 @@
+"""The render stage's one entry point: :func:`render`. Called by the engine.
+
+Detects the renderer (an explicit choice wins), computes the digest of its
+inputs, and returns the cached result or renders; then enforces the object
+count and total size limits, warns on an empty render, and runs the
+post-render transforms (the seam where SOPS decryption and variable
+substitution plug in). Whatever comes out is cached in memory by input digest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import orjson
+
+from gitward import errors
+from gitward.model import resources
+from gitward.render import base, caching, detection
+
+Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
+"""A post-render step (decrypt, substitute): takes and returns a render."""
+
+_transforms: list[Transform] = []
+_transforms_lock = threading.Lock()
+
+cache = caching.RenderCache()
+"""The process-wide render cache; replace it or call ``cache.clear()`` as needed."""
+
+
+def add_transform(transform: Transform) -> None:
+    """Run ``transform`` after every render, in the order added."""
+    with _transforms_lock:
+        _transforms.append(transform)
+
+
+def remove_transform(transform: Transform) -> None:
+    with _transforms_lock:
+        if transform in _transforms:
+            _transforms.remove(transform)
+
+
+def _size(rendered: resources.Rendered) -> int:
+    return sum(len(orjson.dumps(m.body)) for m in rendered.manifests)
+
+
+def _finish(
+    request: base.RenderRequest, rendered: resources.Rendered
+) -> tuple[resources.Rendered, int]:
+    limits = request.limits
+    where = f"application {request.app} (path {request.path!r})"
+    if len(rendered.manifests) > limits.max_documents:
+        raise errors.UnsafeInputError(
+            f"{where}: renders {len(rendered.manifests)} objects, over the"
+            f" {limits.max_documents}-object limit"
+        )
+    with _transforms_lock:
+        transforms = list(_transforms)
+    for transform in transforms:
+        rendered = transform(request, rendered)
+    try:
+        size = _size(rendered)
+    except TypeError as exc:
+        raise errors.RenderError(f"{where}: an object is not JSON-serializable: {exc}") from None
+    if size > limits.max_total_bytes:
+        raise errors.UnsafeInputError(
+            f"{where}: renders {size} bytes, over the {limits.max_total_bytes}-byte limit"
+        )
+    if not rendered.manifests:
+        rendered = resources.Rendered(
+            manifests=(),
+            warnings=(*rendered.warnings, f"{where}: the render produced no objects"),
+        )
+    return rendered, size
+
+
+def render(
+    request: base.RenderRequest,
+    kind: str | None = None,
+    *,
+    render_cache: caching.RenderCache | None = None,
+) -> resources.Rendered:
+    """Render ``request`` with the renderer ``kind`` (auto-detected when None)."""
+    renderer = detection.detect(request.tree, request.path, kind)
+    inputs = renderer.inputs(request)
+    key = caching.key(renderer, request, inputs)
+    store = cache if render_cache is None else render_cache
+
+    def produce() -> tuple[resources.Rendered, int]:
+        rendered, size = _finish(request, renderer.render(request))
+        return (
+            resources.Rendered(
+                manifests=rendered.manifests, input_digest=key, warnings=rendered.warnings
+            ),
+            size,
+        )
+
+    return store.get_or_render(key, produce)

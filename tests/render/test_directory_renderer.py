@@ -1,0 +1,182 @@
+"""The directory renderer over real git repositories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gitward import errors
+from gitward.model import resources
+from gitward.render import base, directory, rendering
+from tests.render.conftest import MakeRepo
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+
+
+def render(tree: base.Tree, path: str = "app", **options: Any) -> resources.Rendered:
+    request = base.RenderRequest(tree=tree, path=path, app="demo", namespace="ns", options=options)
+    return directory.DirectoryRenderer().render(request)
+
+
+def names(rendered: resources.Rendered) -> list[str]:
+    return [m.key.name for m in rendered.manifests]
+
+
+def test_recursive_multi_document_with_sources(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {
+            "app/a.yaml": CM.format(name="a") + "---\n" + CM.format(name="b"),
+            "app/sub/c.yml": CM.format(name="c"),
+            "app/sub/deeper/d.json": (
+                '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "d"}}'
+            ),
+            "app/README.md": "# not yaml",
+            "other/x.yaml": CM.format(name="outside"),
+        }
+    )
+    rendered = render(tree)
+    assert names(rendered) == ["a", "b", "c", "d"]
+    assert [m.source for m in rendered.manifests] == [
+        "app/a.yaml#0",
+        "app/a.yaml#1",
+        "app/sub/c.yml#0",
+        "app/sub/deeper/d.json#0",
+    ]
+    assert rendered.manifests[3].key == resources.ResourceKey("", "Secret", "", "d")
+    assert rendered.warnings == ()
+    assert names(render(tree, recurse=False)) == ["a", "b"]
+
+
+def test_non_manifests_skipped_with_warning_and_tool_files_ignored(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {
+            "app/a.yaml": "just: data\n---\n" + CM.format(name="a") + "---\n- a list\n",
+            "app/kustomization.yaml": "resources: [a.yaml]\n",
+            "app/Chart.yaml": "apiVersion: v2\nname: x\n",
+            "app/values-prod.yaml": "replicas: 3\n",
+            "app/.github/workflow.yaml": CM.format(name="hidden"),
+        }
+    )
+    rendered = render(tree)
+    assert names(rendered) == ["a"]
+    assert rendered.warnings == (
+        "app/a.yaml#0 (line 1): skipped, not a Kubernetes object (no apiVersion/kind)",
+        "app/a.yaml#2 (line 8): skipped, not a Kubernetes object (no apiVersion/kind)",
+    )
+
+
+def test_lists_are_flattened(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {
+            "app/list.yaml": (
+                "apiVersion: v1\nkind: List\nitems:\n"
+                "- {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}\n"
+                "- {kind: NoVersion}\n"
+                "- {apiVersion: v1, kind: Service, metadata: {name: two}}\n"
+            ),
+            "app/cms.yaml": (
+                "apiVersion: v1\nkind: ConfigMapList\n"
+                "items: [{apiVersion: v1, kind: ConfigMap, metadata: {name: three}}]\n"
+            ),
+        }
+    )
+    rendered = render(tree)
+    assert names(rendered) == ["three", "one", "two"]
+    assert rendered.warnings == (
+        "app/list.yaml#0 (line 1): skipped item 1 of a List, not a Kubernetes object"
+        " (no apiVersion/kind)",
+    )
+
+
+def test_include_and_exclude(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {
+            "app/a.yaml": CM.format(name="a"),
+            "app/b.yml": CM.format(name="b"),
+            "app/test/c.yaml": CM.format(name="c"),
+            "app/d.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}',
+        }
+    )
+    assert names(render(tree, include=["*.yaml"])) == ["a", "c"]
+    assert names(render(tree, include=["{*.yml,*.json}"])) == ["b", "d"]
+    assert names(render(tree, exclude=["test/*"])) == ["a", "b", "d"]
+    assert names(render(tree, include="*.y*ml", exclude=["b.yml"])) == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"recurse": "yes"}, "recurse must be true or false"),
+        ({"include": [1]}, "include must be a list of globs"),
+        ({"jsonnet": {}}, "unknown directory option"),
+    ],
+)
+def test_bad_options(make_repo: MakeRepo, options: dict[str, Any], message: str) -> None:
+    tree = make_repo({"app/a.yaml": CM.format(name="a")})
+    with pytest.raises(errors.RenderError, match=message):
+        render(tree, **options)
+
+
+def test_escaping_symlink_is_refused_naming_it(make_repo: MakeRepo) -> None:
+    tree = make_repo({"app/a.yaml": CM.format(name="a")}, links={"app/passwd.yaml": "/etc/passwd"})
+    with pytest.raises(errors.UnsafeInputError, match=r"symlink 'app/passwd\.yaml' points outside"):
+        render(tree)
+
+
+def test_symlinks_inside_the_repo_are_followed_and_are_inputs(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {"shared/cm.yaml": CM.format(name="shared"), "app/a.yaml": CM.format(name="a")},
+        links={"app/shared.yaml": "../shared/cm.yaml", "app/dir": "../shared"},
+    )
+    rendered = render(tree)
+    assert names(rendered) == ["a", "shared", "shared"]
+    request = base.RenderRequest(tree=tree, path="app", app="demo", namespace="ns")
+    assert list(directory.DirectoryRenderer().inputs(request)) == [
+        "app",
+        "app/dir",
+        "app/shared.yaml",
+    ]
+
+
+@pytest.mark.parametrize("link", ["app/sub/back", "app/self"])
+def test_symlink_loop_is_refused(make_repo: MakeRepo, link: str) -> None:
+    target = ".." if link.endswith("back") else "."
+    tree = make_repo({"app/a.yaml": CM.format(name="a")}, links={link: target})
+    with pytest.raises(errors.UnsafeInputError, match=f"symlink '{link}' loops back"):
+        render(tree)
+
+
+def test_limits(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {"app/a.yaml": CM.format(name="a"), "app/big.yaml": CM.format(name="b" * 3000)}
+    )
+    request = base.RenderRequest(
+        tree=tree, path="app", app="demo", namespace="ns", limits=base.Limits(max_file_bytes=1000)
+    )
+    with pytest.raises(errors.UnsafeInputError, match=r"'app/big\.yaml': \d+ bytes is over"):
+        directory.DirectoryRenderer().render(request)
+    request = base.RenderRequest(
+        tree=tree, path="app", app="demo", namespace="ns", limits=base.Limits(max_total_bytes=3000)
+    )
+    with pytest.raises(errors.UnsafeInputError, match="exceed the 3000-byte total limit"):
+        directory.DirectoryRenderer().render(request)
+
+
+def test_missing_or_escaping_app_path(make_repo: MakeRepo) -> None:
+    tree = make_repo({"app/a.yaml": CM.format(name="a")})
+    with pytest.raises(errors.RenderError, match="application path 'nope' does not exist"):
+        render(tree, path="nope")
+    with pytest.raises(errors.UnsafeInputError, match="escapes the repository"):
+        render(tree, path="../..")
+    with pytest.raises(errors.UnsafeInputError, match="absolute paths are refused"):
+        render(tree, path="/etc")
+
+
+def test_through_rendering_empty_render_warns(make_repo: MakeRepo) -> None:
+    tree = make_repo({"app/README.md": "nothing"})
+    request = base.RenderRequest(tree=tree, path="app", app="demo", namespace="ns")
+    rendered = rendering.render(request)
+    assert rendered.manifests == ()
+    assert rendered.warnings == ("application demo (path 'app'): the render produced no objects",)
+    assert len(rendered.input_digest) == 64
