@@ -1,0 +1,61 @@
+"""Which paths changed between two commits, so a push refreshes only the apps it touches.
+
+Called by :class:`gitward.source.base.Sources` (and through it by the
+engine's webhook handling). Only trees are compared (libgit2 skips identical
+subtrees by id), never file contents, so a monorepo commit costs in
+proportion to what it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pygit2
+
+from gitward import errors
+from gitward.source import trees
+
+
+def changed_paths(git_dir: Path, old_sha: str, new_sha: str, *, url: str = "") -> frozenset[str]:
+    """Repository paths added, removed, modified or retyped from ``old_sha`` to ``new_sha``.
+
+    A rename shows as both its old and new path; a submodule bump as the
+    submodule's path. Raises :class:`gitward.errors.RevisionNotFound` naming a
+    commit the mirror does not have.
+    """
+    repo = pygit2.Repository(str(git_dir))
+    old_tree = _tree(repo, old_sha, url or str(git_dir))
+    new_tree = _tree(repo, new_sha, url or str(git_dir))
+    if old_tree.id == new_tree.id:
+        return frozenset()
+    diff = old_tree.diff_to_tree(new_tree)
+    paths: set[str] = set()
+    for delta in diff.deltas:
+        paths.add(delta.old_file.path)
+        paths.add(delta.new_file.path)
+    return frozenset(paths)
+
+
+def touches(changed: Iterable[str], roots: Iterable[str]) -> bool:
+    """Whether any changed path is one of ``roots`` or below one (``""`` is everything).
+
+    Symlinks make this an approximation for paths reached through a link; the
+    render cache (keyed on content digests) is the exact check behind it.
+    """
+    prefixes = ["/".join(trees.split(root)) for root in roots]
+    if "" in prefixes:
+        return any(True for _ in changed)
+    for path in changed:
+        for prefix in prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return True
+    return False
+
+
+def _tree(repo: pygit2.Repository, sha: str, url: str) -> pygit2.Tree:
+    try:
+        tree: pygit2.Tree = repo[sha].peel(pygit2.Tree)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        raise errors.RevisionNotFound(f"commit {sha} not found in {url}") from None
+    return tree
