@@ -290,3 +290,73 @@ def test_invalid_application_file_is_named(gitward: Gitward, tmp_path: Path) -> 
     done = gitward("diff", str(app), expect=2)
     assert str(app) in done.stderr
     assert "Bad_Name" in done.stderr
+
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+"""
+WIDGET = """\
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: big
+spec:
+  size: 3
+"""
+KEEP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: keep-me
+  annotations:
+    gitward.dev/sync-options: Prune=false
+data: {a: b}
+"""
+
+
+def test_crd_and_its_objects_sync_together_and_prune_false_is_kept(
+    gitward: Gitward, git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    git.commit(
+        "widgets",
+        {
+            "ns/ns.yaml": NAMESPACE,
+            "widgets/crd.yaml": CRD,
+            "widgets/big.yaml": WIDGET,
+            "widgets/keep.yaml": KEEP,
+        },
+    )
+    gitward("sync", str(application(tmp_path, "ns", git.url, "ns")))
+    app = application(tmp_path, "widgets", git.url, "widgets", extra="    prune: true\n")
+    report = gitward.json("sync", str(app), "--wait")
+    assert report["phase"] == "Succeeded", report
+    assert results(report)["Widget.example.com web/big"] == "Created"
+    assert kget(cluster, "-n", "web", "widgets.example.com", "big")["spec"]["size"] == 3
+    gitward("diff", str(app))
+
+    git.commit(
+        "drop the widget and the kept map", {"widgets/big.yaml": None, "widgets/keep.yaml": None}
+    )
+    second = gitward.json("sync", str(app))
+    assert results(second)["Widget.example.com web/big"] == "Pruned"
+    assert results(second)["ConfigMap web/keep-me"] == "Skipped"
+    assert kget(cluster, "-n", "web", "configmap", "keep-me") is not None

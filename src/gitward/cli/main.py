@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gitward.cli import demo_commands, logs, pipeline_commands, testing_commands
+from gitward.cli import agent_commands, demo_commands, logs, pipeline_commands, testing_commands
 
 app = typer.Typer(
     name="gitward",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(testing_commands.app, name="testing")
 app.command("demo")(demo_commands.demo)
+app.command("serve")(agent_commands.serve)
 pipeline_commands.register(app)
 
 

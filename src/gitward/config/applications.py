@@ -201,7 +201,14 @@ class SyncPolicy(_Spec):
             "manager fails the resource unless `force` is set."
         ),
     )
-    wait_for_health: bool = Field(True, alias="waitForHealth")
+    cascade_delete: bool = Field(
+        False,
+        alias="cascadeDelete",
+        description=(
+            "When the Application is removed from Git, delete what it manages "
+            "(except objects annotated Delete=false). Off: they are left running."
+        ),
+    )
     health_timeout: durations.PositiveDuration = Field(300.0, alias="healthTimeout")
 
     @property

@@ -56,6 +56,23 @@ class RepositoryCredentials(applications._Spec):
         return fnmatch.fnmatchcase(repo_url, self.url)
 
 
+class WebhookSettings(applications._Spec):
+    """Push webhooks for repositories whose URL matches ``url`` (a glob).
+
+    The shared secret (GitHub/Gitea/Bitbucket HMAC key, GitLab token) is
+    referenced, never written here. Unsigned webhooks are refused unless
+    ``allowUnsigned`` is set for that URL.
+    """
+
+    url: str = Field(description="Glob over repository URLs.")
+    secret_env: str = Field("", alias="secretEnv")
+    secret_file: str = Field("", alias="secretFile")
+    allow_unsigned: bool = Field(False, alias="allowUnsigned")
+
+    def matches(self, repo_url: str) -> bool:
+        return fnmatch.fnmatchcase(repo_url, self.url)
+
+
 class RootSettings(applications._Spec):
     repo_url: str = Field(alias="repoURL")
     ref: str = "HEAD"
@@ -73,6 +90,11 @@ class Settings(applications._Spec):
     fetch_timeout: durations.PositiveDuration = Field(30.0, alias="fetchTimeout")
     poll_interval: durations.PositiveDuration = Field(60.0, alias="pollInterval")
     workers: int = Field(4, ge=1, le=256)
+    listen: str = Field("127.0.0.1:8080", description="host:port of the API and webhooks.")
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    webhook_max_bytes: int = Field(
+        1024 * 1024, alias="webhookMaxBytes", ge=1024, description="Largest accepted body."
+    )
 
     @field_validator("targets")
     @classmethod
@@ -80,6 +102,10 @@ class Settings(applications._Spec):
         for name in value:
             applications.check_dns_label(name, "target name")
         return value
+
+    def webhook_for(self, repo_url: str) -> WebhookSettings | None:
+        """The first webhook entry whose glob matches ``repo_url``."""
+        return next((w for w in self.webhooks if w.matches(repo_url)), None)
 
     def credentials_for(self, repo_url: str) -> RepositoryCredentials | None:
         """The first credentials entry whose glob matches ``repo_url``."""

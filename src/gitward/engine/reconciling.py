@@ -17,7 +17,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.diff import base as diff_base
 from gitward.diff import planning
-from gitward.engine import runtimes, syncing
+from gitward.engine import policies, runtimes, syncing
 from gitward.model import operations, plans, resources
 from gitward.render import base as render_base
 from gitward.render import rendering
@@ -30,6 +30,9 @@ class Desired:
 
     revision: operations.Revision
     rendered: resources.Rendered
+    # Set when the fetch failed and the last fetched commit was used: the
+    # redacted reason, for a SourceFailed condition while still reconciling.
+    stale_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,20 @@ class SyncReport:
 
 
 async def desired_state(
-    runtime: runtimes.Runtime, app: applications.Application, *, revision: str = ""
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    *,
+    revision: str = "",
+    max_age: float = 0.0,
 ) -> Desired:
-    """Fetch the Application's repository, resolve its ref (or ``revision``), render."""
+    """Fetch the Application's repository, resolve its ref (or ``revision``), render.
+
+    ``max_age``: reuse a fetch of the repository at most that many seconds old
+    (the agent's pollers keep mirrors fresh; workers need not fetch again).
+    """
     source = app.spec.source
     repo = runtime.repo(source.repo_url)
-    await runtime.sources.fetch(repo)
+    fetched = await runtime.sources.fetch(repo, max_age=max_age)
     resolved = await runtime.sources.resolve(repo, revision or source.ref)
     tree = runtime.sources.tree(repo, resolved.sha)
     request = render_base.RenderRequest(
@@ -63,7 +74,8 @@ async def desired_state(
         limits=render_base.Limits(timeout_seconds=app.spec.render.timeout),
     )
     rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
-    return Desired(revision=resolved, rendered=rendered)
+    stale = fetched.error if fetched.stale else ""
+    return Desired(revision=resolved, rendered=rendered, stale_source=stale)
 
 
 def plan_options(
@@ -93,6 +105,7 @@ async def plan(
     desired: Desired,
     *,
     prune: bool | None = None,
+    project: applications.Project | None = None,
 ) -> plans.Plan:
     """Compare the desired state with the target's live state: the Plan.
 
@@ -101,9 +114,11 @@ async def plan(
     another manager owns a field; the real apply reports such conflicts).
     """
     target = runtime.target(app.spec.destination.target)
+    policies.check_application(app, project)
     prepared = await target.prepare(
         desired.rendered.manifests, app=app.name, namespace=app.spec.destination.namespace
     )
+    policies.check_manifests(app, project, prepared)
     live = await target.read([m.key for m in prepared])
     inventory = await target.inventory(app.name)
     predicted = await _dry_run_existing(target, prepared, live, runtime.concurrency)
@@ -144,33 +159,81 @@ async def sync(
     dry_run: bool = False,
     wait: bool = False,
     health_timeout: float | None = None,
+    project: applications.Project | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
     """One sync attempt. Failures of a stage are recorded in the operation with
     their reason (SourceFailed, RenderFailed, ...) rather than raised, so
     callers always get a record; nothing is pruned after any failure."""
     started = clock()
-    policy = app.spec.sync_policy
     revision_info = operations.Revision(sha="", ref=revision or app.spec.source.ref)
     try:
         desired = await desired_state(runtime, app, revision=revision)
         revision_info = desired.revision
-        the_plan = await plan(runtime, app, desired, prune=prune)
+        the_plan = await plan(runtime, app, desired, prune=prune, project=project)
     except errors.GitwardError as exc:
-        operation = operations.Operation(
-            app=app.name,
-            revision=revision_info,
-            trigger=trigger,
-            started_at=started,
-            finished_at=clock(),
-            phase=operations.OperationPhase.FAILED,
-            dry_run=dry_run,
-            message=str(exc),
-            reason=exc.reason,
+        return failed_report(
+            app, revision_info, exc, trigger=trigger, started=started, dry_run=dry_run, clock=clock
         )
-        empty = plans.Plan(app=app.name, revision=revision_info.sha, changes=())
-        outcome = syncing.SyncOutcome(failed=True, message=str(exc), reason=exc.reason)
-        return SyncReport(operation, empty, outcome, error=exc)
+    return await apply_plan(
+        runtime,
+        app,
+        desired.revision,
+        the_plan,
+        trigger=trigger,
+        started=started,
+        prune=prune,
+        dry_run=dry_run,
+        wait=wait,
+        health_timeout=health_timeout,
+        clock=clock,
+    )
+
+
+def failed_report(
+    app: applications.Application,
+    revision: operations.Revision,
+    exc: errors.GitwardError,
+    *,
+    trigger: str,
+    started: datetime,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SyncReport:
+    """The record of a sync that failed before applying anything."""
+    operation = operations.Operation(
+        app=app.name,
+        revision=revision,
+        trigger=trigger,
+        started_at=started,
+        finished_at=clock(),
+        phase=operations.OperationPhase.FAILED,
+        dry_run=dry_run,
+        message=str(exc),
+        reason=exc.reason,
+    )
+    empty = plans.Plan(app=app.name, revision=revision.sha, changes=())
+    outcome = syncing.SyncOutcome(failed=True, message=str(exc), reason=exc.reason)
+    return SyncReport(operation, empty, outcome, error=exc)
+
+
+async def apply_plan(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    revision: operations.Revision,
+    the_plan: plans.Plan,
+    *,
+    trigger: str,
+    started: datetime | None = None,
+    prune: bool | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    health_timeout: float | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SyncReport:
+    """Carry out a Plan already computed (the agent plans once, then decides)."""
+    started = started or clock()
+    policy = app.spec.sync_policy
     options = syncing.SyncOptions(
         prune=policy.prune_enabled if prune is None else prune,
         dry_run=dry_run,
@@ -184,7 +247,7 @@ async def sync(
     outcome = await syncing.execute(the_plan, target, options, clock=time.monotonic)
     operation = operations.Operation(
         app=app.name,
-        revision=desired.revision,
+        revision=revision,
         trigger=trigger,
         started_at=started,
         finished_at=clock(),

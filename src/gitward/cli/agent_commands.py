@@ -1,0 +1,73 @@
+"""``gitward serve``: the agent, its API and webhook receiver, in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from gitward import errors
+from gitward.api import app as api_app
+from gitward.cli import logs
+from gitward.config import settings as config_settings
+from gitward.engine import agent as agents
+from gitward.engine import documents, runtimes
+from gitward.store import storing
+
+
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Agent configuration file.")],
+    listen: Annotated[
+        str,
+        typer.Option("--listen", help="host:port for the API and webhooks (overrides the file)."),
+    ] = "",
+) -> None:
+    """Run the agent: keep every Application declared under the root equal to Git."""
+    logs.configure(default_level="info")
+    try:
+        settings = documents.load_settings(config)
+    except errors.GitwardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if listen:
+        settings = settings.model_copy(update={"listen": listen})
+    try:
+        asyncio.run(run(settings, config))
+    except errors.InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def run(settings: config_settings.Settings, config_file: Path | None) -> None:
+    host, _, port = settings.listen.rpartition(":")
+    store = storing.SqlStore(settings.store)
+    await store.open()
+    try:
+        options = runtimes.RuntimeOptions(settings=settings, config_file=config_file)
+        async with runtimes.Runtime.open(options) as runtime:
+            agent = agents.Agent(settings, runtime, store)
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    api_app.create(agent, settings),
+                    host=host or "127.0.0.1",
+                    port=int(port),
+                    log_level="warning",
+                    lifespan="off",
+                )
+            )
+            agent_task = asyncio.create_task(agent.run(), name="agent")
+            try:
+                # uvicorn returns when it receives SIGINT/SIGTERM; the agent stops then.
+                await server.serve()
+            finally:
+                agent_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await agent_task
+    finally:
+        await store.close()
