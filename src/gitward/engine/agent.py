@@ -60,6 +60,8 @@ _log = structlog.get_logger(__name__)
 # queue the owner a moment later so one reconcile covers the burst.
 _WATCH_DEBOUNCE = 0.2
 _DEPENDENCY_RECHECK = 5.0
+# Reasons that only say "the repository has a new commit".
+_COMMIT_REASONS = ("new commit", "webhook push")
 
 
 def utc_now() -> datetime:
@@ -446,13 +448,20 @@ class Agent:
         except errors.GitwardError as exc:
             await self._stage_failed(state, exc, now)
             return
-        state.revision = desired.revision.sha
+        state.previous_revision, state.revision = state.revision, desired.revision.sha
         self._set_source_condition(state, desired, now)
         if desired.revision.sha != state.failed_revision:
             state.failures = 0
         running = self._running.get(state.name)
         if running is not None:
             self._running[state.name] = (running[0], desired.revision.sha)
+        if self._unchanged_inputs(state, desired, reasons):
+            # A commit elsewhere in the repository: the render's inputs are
+            # byte-for-byte those already applied, so the desired state is
+            # too. Live drift is seen by the watches and the resync interval.
+            state.synced_revision = desired.revision.sha
+            await self._save(state)
+            return
         try:
             plan = await reconciling.plan(self.runtime, app, desired, project=project)
         except errors.GitwardError as exc:
@@ -590,6 +599,19 @@ class Agent:
         return report
 
     # --- decisions and bookkeeping ----------------------------------------------------------
+
+    @staticmethod
+    def _unchanged_inputs(
+        state: states.AppState, desired: reconciling.Desired, reasons: list[str]
+    ) -> bool:
+        return (
+            bool(reasons)
+            and all(r.startswith(_COMMIT_REASONS) for r in reasons)
+            and state.sync is status.SyncStatus.SYNCED
+            and state.synced_revision == state.previous_revision
+            and bool(state.input_digest)
+            and desired.rendered.input_digest == state.input_digest
+        )
 
     def _may_retry(self, state: states.AppState) -> bool:
         if state.failures == 0 or state.failed_revision != state.revision:

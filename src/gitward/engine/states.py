@@ -31,6 +31,7 @@ class AppState:
         default_factory=lambda: status.HealthResult(status.HealthStatus.UNKNOWN)
     )
     revision: str = ""  # the commit the Application's ref resolves to now
+    previous_revision: str = ""  # what it resolved to at the reconcile before
     synced_revision: str = ""  # the commit last applied successfully
     conditions: dict[str, status.Condition] = field(default_factory=dict)
     resource_statuses: list[status.ResourceStatus] = field(default_factory=list)

@@ -1,0 +1,259 @@
+"""Benchmark: the agent at scale and its reaction times.
+
+Run: ``.venv/bin/python bench/agent.py [--apps 200] [--resources 25]``.
+
+The Kubernetes API test server runs in its own process (``gitward testing
+kube-api``) so the agent's CPU and memory are measured alone; the agent runs
+in this process with a SQLite store. Prints:
+
+* cold start → every Application Synced (and the peak RSS of the agent);
+* steady state: CPU seconds per minute and RSS with nothing changing;
+* a commit touching one Application: time until applied, by polling (1 s
+  interval) and by webhook, and the agent CPU it cost;
+* drift (a live edit) → corrected, with selfHeal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from gitward.api import app as api_app
+from gitward.cli import logs
+from gitward.config import settings as config_settings
+from gitward.engine import agent as agents
+from gitward.engine import runtimes
+from gitward.model import status
+from gitward.store import storing
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def write_monorepo(work: Path, remote: str, apps: int, per_app: int) -> None:
+    for i in range(apps):
+        name = f"app-{i:03d}"
+        (work / "apps").mkdir(parents=True, exist_ok=True)
+        (work / "apps" / f"{name}.yaml").write_text(
+            f"apiVersion: gitward.dev/v1\nkind: Application\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{repoURL: '{remote}', ref: main, path: src/{name}}}\n"
+            f"  render: {{directory: {{}}}}\n"
+            f"  destination: {{target: bench, namespace: bench}}\n"
+            f"  syncPolicy: {{automated: {{prune: true, selfHeal: true}}, interval: 10m}}\n"
+        )
+        src = work / "src" / name
+        src.mkdir(parents=True, exist_ok=True)
+        docs = [deployment(name, "v1")]
+        docs += [
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-cm-{j}\n"
+            f"data:\n  key: value-{j}\n"
+            for j in range(per_app - 1)
+        ]
+        (src / "all.yaml").write_text("---\n".join(docs))
+
+
+def deployment(name: str, tag: str) -> str:
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
+        f"  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n"
+        f"    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n"
+        f"        - name: main\n          image: example/{name}:{tag}\n"
+    )
+
+
+async def wait_for(check, timeout: float = 600.0, interval: float = 0.05) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if await check():
+            return time.perf_counter() - start
+        await asyncio.sleep(interval)
+    raise TimeoutError("condition not reached")
+
+
+async def main(apps: int, per_app: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        remote = root / "deploy.git"
+        work = root / "work"
+        git("init", "-q", "--bare", "-b", "main", str(remote), cwd=root)
+        work.mkdir()
+        git("init", "-q", "-b", "main", cwd=work)
+        git("remote", "add", "origin", str(remote), cwd=work)
+        write_monorepo(work, remote.as_uri(), apps, per_app)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "monorepo", cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+
+        kubeconfig = root / "kubeconfig"
+        api_port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gitward", "testing", "kube-api", "--port", str(api_port),
+             "--kubeconfig-out", str(kubeconfig), "--workload-delay", "0.2"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(200):
+                if kubeconfig.exists():
+                    break
+                await asyncio.sleep(0.05)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as kube:
+                await kube.post("/api/v1/namespaces", json={
+                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
+                await run_agent(root, remote, work, kubeconfig, kube, apps)
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
+                    kube: httpx.AsyncClient, apps: int) -> None:
+    port = free_port()
+    settings = config_settings.Settings.model_validate({
+        "targets": {"bench": {"kubeconfig": str(kubeconfig)}},
+        "root": {"repoURL": remote.as_uri(), "ref": "main", "path": "apps"},
+        "store": f"sqlite:///{root / 'state.db'}",
+        "cacheDir": str(root / "cache"),
+        "pollInterval": "1s",
+        "workers": 8,
+        "listen": f"127.0.0.1:{port}",
+        "webhooks": [{"url": "*", "secretEnv": "BENCH_HOOK_SECRET"}],
+    })
+    os.environ["BENCH_HOOK_SECRET"] = "bench"
+    store = storing.SqlStore(settings.store)
+    await store.open()
+    rss_before = rss_mib()
+    cpu_before = cpu_seconds()
+    async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
+        agent = agents.Agent(settings, runtime, store)
+        web = uvicorn.Server(uvicorn.Config(api_app.create(agent, settings), host="127.0.0.1",
+                                            port=port, log_level="warning", lifespan="off"))
+        tasks = [asyncio.create_task(agent.run()), asyncio.create_task(web.serve())]
+        peak = rss_mib()
+
+        async def all_synced() -> bool:
+            nonlocal peak
+            peak = max(peak, rss_mib())
+            return len(agent.apps) == apps and all(
+                s.sync is status.SyncStatus.SYNCED for s in agent.apps.values()
+            )
+
+        cold = await wait_for(all_synced)
+        cold_cpu = cpu_seconds() - cpu_before
+        print(f"applications: {apps} x {len(next(iter(agent.apps.values())).managed_keys)} resources")
+        print(f"cold start -> all Synced:          {cold:8.1f} s  (agent CPU {cold_cpu:.1f} s)")
+        print(f"agent RSS: before {rss_before:.0f} MiB, peak during cold start {peak:.0f} MiB")
+
+        await asyncio.sleep(5)
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
+        await asyncio.sleep(20)
+        steady = (cpu_seconds() - cpu0) / (time.perf_counter() - t0) * 60
+        print(f"steady state: {steady:.1f} CPU s/min, RSS {rss_mib():.0f} MiB")
+
+        async def image_is(name: str, tag: str) -> bool:
+            got = await kube.get(f"/apis/apps/v1/namespaces/bench/deployments/{name}")
+            return got.status_code == 200 and got.json()["spec"]["template"]["spec"][
+                "containers"][0]["image"].endswith(f":{tag}")
+
+        # A commit touching one app, seen by polling.
+        (work / "src" / "app-007" / "all.yaml").write_text(
+            (work / "src" / "app-007" / "all.yaml").read_text().replace(":v1", ":v2"))
+        git("commit", "-qam", "app-007 v2", cwd=work)
+        cpu0 = cpu_seconds()
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        polled = await wait_for(lambda: image_is("app-007", "v2"))
+        await asyncio.sleep(3)
+        print(f"commit -> applied (poll, 1 s):     {polled:8.2f} s  "
+              f"(agent CPU for the commit incl. 3 s after: {cpu_seconds() - cpu0:.2f} s)")
+
+        # The same through a webhook.
+        before = git("rev-parse", "HEAD", cwd=work)
+        (work / "src" / "app-011" / "all.yaml").write_text(
+            (work / "src" / "app-011" / "all.yaml").read_text().replace(":v1", ":v2"))
+        git("commit", "-qam", "app-011 v2", cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        after = git("rev-parse", "HEAD", cwd=work)
+        body = json.dumps({"ref": "refs/heads/main", "before": before, "after": after,
+                           "repository": {"clone_url": remote.as_uri()}, "commits": []}).encode()
+        sig = hmac.new(b"bench", body, hashlib.sha256).hexdigest()
+        start = time.perf_counter()
+        async with httpx.AsyncClient() as client:
+            await client.post(f"http://127.0.0.1:{port}/api/v1/webhooks", content=body, headers={
+                "X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={sig}",
+                "Content-Type": "application/json"})
+        await wait_for(lambda: image_is("app-011", "v2"))
+        print(f"commit -> applied (webhook):       {time.perf_counter() - start:8.2f} s")
+
+        # Drift: a live edit reverted by selfHeal.
+        patched = await kube.patch(
+            "/apis/apps/v1/namespaces/bench/deployments/app-003?fieldManager=kubectl-edit",
+            json={"spec": {"replicas": 7}},
+            headers={"Content-Type": "application/merge-patch+json"})
+        assert patched.status_code == 200, patched.text
+        start = time.perf_counter()
+
+        async def reverted() -> bool:
+            got = await kube.get("/apis/apps/v1/namespaces/bench/deployments/app-003")
+            return bool(got.json()["spec"]["replicas"] == 1)
+
+        await wait_for(reverted)
+        print(f"drift -> corrected (selfHeal):     {time.perf_counter() - start:8.2f} s")
+
+        web.should_exit = True
+        tasks[0].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--apps", type=int, default=200)
+    parser.add_argument("--resources", type=int, default=25)
+    args = parser.parse_args()
+    logs.configure()
+    asyncio.run(main(args.apps, args.resources))

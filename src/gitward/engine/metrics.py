@@ -1,0 +1,165 @@
+"""The agent's Prometheus metrics: the objects the engine updates, and how.
+
+One :class:`Metrics` per agent, each with its own ``CollectorRegistry`` (never
+the process-wide default), so tests and benchmarks can run several agents in
+one process. ``engine.agent`` and ``engine.reconciling`` observe through the
+small methods below; ``gitward.api.metrics`` serves :attr:`Metrics.registry`
+at ``GET /metrics``.
+
+Label values are bounded by what Git declares (Application names, repository
+URLs, the fixed stage names), never by request data, so cardinality stays what
+the operator configured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Stage(StrEnum):
+    """The reconcile stages timed by ``gitward_reconcile_duration_seconds``."""
+
+    SOURCE = "source"
+    RENDER = "render"
+    PLAN = "plan"
+    APPLY = "apply"
+    HEALTH = "health"
+
+
+class Result(StrEnum):
+    """Outcome labels of reconciles, syncs and apply requests."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class DriftKind(StrEnum):
+    DETECTED = "detected"
+    CORRECTED = "corrected"
+
+
+# Reconcile stages run from milliseconds (a cached render) to minutes (a
+# health wait); git fetches from a few ms (ls-remote) to the fetch timeout.
+_STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_FETCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """Every metric of one agent, registered in :attr:`registry`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.reconcile_total = Counter(
+            "gitward_reconcile_total",
+            "Reconciles finished, per Application and result.",
+            ["app", "result"],
+            registry=self.registry,
+        )
+        self.reconcile_duration = Histogram(
+            "gitward_reconcile_duration_seconds",
+            "Time spent in each reconcile stage.",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "gitward_queue_depth",
+            "Applications waiting in the work queue.",
+            registry=self.registry,
+        )
+        self.sync_total = Counter(
+            "gitward_sync_total",
+            "Sync operations finished (not dry-run), per Application and result.",
+            ["app", "result"],
+            registry=self.registry,
+        )
+        self.drift_events_total = Counter(
+            "gitward_drift_events_total",
+            "Drift detected on a live object, or corrected by self-heal.",
+            ["app", "kind"],
+            registry=self.registry,
+        )
+        self.git_fetch_duration = Histogram(
+            "gitward_git_fetch_duration_seconds",
+            "Duration of git fetches, per repository URL.",
+            ["repo"],
+            buckets=_FETCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.apply_requests_total = Counter(
+            "gitward_apply_requests_total",
+            "Server-side apply and prune requests sent to targets, per result.",
+            ["result"],
+            registry=self.registry,
+        )
+        # Every stage label exists from the start, so dashboards show zeros
+        # rather than "no data" before the first reconcile.
+        for stage in Stage:
+            self.reconcile_duration.labels(stage=stage.value)
+        for result in Result:
+            self.apply_requests_total.labels(result=result.value)
+
+    @contextmanager
+    def stage(self, name: Stage | str) -> Iterator[None]:
+        """Time a reconcile stage (``with metrics.stage(Stage.RENDER): ...``);
+        the time is recorded whether the stage succeeds or raises."""
+        stage = Stage(name)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.reconcile_duration.labels(stage=stage.value).observe(
+                time.perf_counter() - started
+            )
+
+    @contextmanager
+    def git_fetch(self, repo_url: str) -> Iterator[None]:
+        """Time one fetch of ``repo_url`` (credentials never appear in a URL we log:
+        settings reference them, they are not embedded)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.git_fetch_duration.labels(repo=repo_url).observe(time.perf_counter() - started)
+
+    def reconciled(self, app: str, ok: bool) -> None:
+        self.reconcile_total.labels(app=app, result=_result(ok)).inc()
+
+    def synced(self, app: str, ok: bool) -> None:
+        self.sync_total.labels(app=app, result=_result(ok)).inc()
+
+    def drift(self, app: str, kind: DriftKind | str) -> None:
+        self.drift_events_total.labels(app=app, kind=DriftKind(kind).value).inc()
+
+    def apply_requests(self, ok: int, failed: int = 0) -> None:
+        """Count apply/prune requests by outcome (one sync sends many)."""
+        if ok:
+            self.apply_requests_total.labels(result=Result.SUCCEEDED.value).inc(ok)
+        if failed:
+            self.apply_requests_total.labels(result=Result.FAILED.value).inc(failed)
+
+    def track_queue(self, depth: Callable[[], int]) -> None:
+        """Read the queue depth at scrape time (``metrics.track_queue(lambda: len(queue))``)."""
+        self.queue_depth.set_function(lambda: float(depth()))
+
+    def forget(self, app: str) -> None:
+        """Drop an Application's series once it leaves Git (bounded cardinality)."""
+        for metric, labels in (
+            (self.reconcile_total, [(app, r.value) for r in Result]),
+            (self.sync_total, [(app, r.value) for r in Result]),
+            (self.drift_events_total, [(app, k.value) for k in DriftKind]),
+        ):
+            for values in labels:
+                try:
+                    metric.remove(*values)
+                except KeyError:
+                    continue
+
+
+def _result(ok: bool) -> str:
+    return (Result.SUCCEEDED if ok else Result.FAILED).value
