@@ -403,3 +403,36 @@ def test_sigkill_mid_sync_then_restart_converges(
         lambda: not any(op.operation.phase.value == "Running" for op in agent.operations("slow")),
         "no operation left Running",
     )
+
+
+def test_depends_on_waits_for_synced_and_healthy_dependencies(
+    git: Git, cluster: Any, agent_factory: Callable[..., AgentProcess]
+) -> None:
+    create_namespace(cluster, "agent")
+    git.commit(
+        "db then api",
+        {
+            "apps/db.yaml": application("db", git.url, "db"),
+            "apps/api.yaml": application("api", git.url, "api").replace(
+                "  syncPolicy:", "  dependsOn: [db]\n  syncPolicy:", 1
+            ),
+            "db/deploy.yaml": deployment("db", "example/db:fail"),
+            "api/cm.yaml": CONFIGMAP.format(name="api", value="1"),
+        },
+    )
+    agent = agent_factory(git.url)
+    agent.start()
+    waiting = eventually(
+        lambda: (
+            (s := agent.status("api"))
+            and {c.type: c for c in s.conditions}.get("DependenciesReady")
+            and s
+        ),
+        "api waiting for db",
+    )
+    condition = {c.type: c for c in waiting.conditions}["DependenciesReady"]
+    assert not condition.status and condition.reason == "WaitingForDependencies"
+    assert "db" in condition.message
+    assert kget(cluster, "-n", "agent", "configmap", "api") is None
+    git.commit("db fixed", {"db/deploy.yaml": deployment("db", "example/db:2")})
+    eventually(lambda: kget(cluster, "-n", "agent", "configmap", "api"), "api synced after db")

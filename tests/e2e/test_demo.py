@@ -8,12 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_agent import free_port
+
 pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_every_step(tmp_path: Path, env: dict[str, str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gitward", "demo", "--dir", str(tmp_path / "demo")],
+        [
+            sys.executable,
+            "-m",
+            "gitward",
+            "demo",
+            "--once",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--api-port",
+            str(free_port()),
+        ],
         env=env | {"COLUMNS": "160"},
         capture_output=True,
         text=True,
@@ -22,8 +34,10 @@ def test_demo_runs_every_step(tmp_path: Path, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "runs no containers" in out
-    assert "took over fields from kubectl" in out  # drift corrected
-    assert "Pruned" in out
-    assert "web-staging image after the revert: ghcr.io/example/web:1.1.0" in out
+    assert "web-staging runs 1.2.0 after" in out
+    assert "web-production back to 3 replicas after" in out  # drift corrected
+    assert "DriftCorrected" in out
+    assert "Service web-staging/api-staging pruned after" in out
+    assert "web-staging back on 1.1.0 after" in out
     assert "demo finished: every step behaved as expected" in out
     assert (tmp_path / "demo" / "demo.kubeconfig").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +19,20 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to put the repository and kubeconfig.")
     ] = None,
     port: Annotated[int, typer.Option("--port", help="API test server port (0 = any).")] = 0,
+    api_port: Annotated[
+        int, typer.Option("--api-port", help="Port of the agent's web UI and API.")
+    ] = 8080,
     keep_running: Annotated[
-        bool, typer.Option("--keep-running", help="Keep the API test server up afterwards.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--keep-running/--once",
+            help="Keep everything up after the scenario (default: when run from a terminal).",
+        ),
+    ] = None,
 ) -> None:
-    """Sync an example app (Kustomize overlays, a Helm chart) to gitward's
-    Kubernetes API test server, then change Git, drift, prune and roll back.
+    """Run the agent on an example repository (Kustomize overlays, a Helm chart)
+    against gitward's Kubernetes API test server, then change Git, drift,
+    prune and roll back, watching the agent react.
 
     The demo cluster is the API test server: it runs no containers.
     """
@@ -31,9 +40,13 @@ def demo(
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="gitward-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if keep_running is None:
+        keep_running = sys.stdin.isatty()
     try:
         ok = asyncio.run(
-            scenario.run(workdir, port=port, keep_running=keep_running, console=console)
+            scenario.run(
+                workdir, port=port, api_port=api_port, keep_running=keep_running, console=console
+            )
         )
     except KeyboardInterrupt:
         raise typer.Exit(0) from None

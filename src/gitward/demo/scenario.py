@@ -11,16 +11,19 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources as package_files
 from pathlib import Path
 
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from gitward.api import app as api_app
 from gitward.config import settings as config_settings
-from gitward.engine import documents, reconciling, reports, runtimes
-from gitward.model import operations
+from gitward.engine import agent as agents
+from gitward.engine import runtimes
+from gitward.store import storing
 from gitward.testing import kubeapi
 
 APPS_IN_ORDER = ("namespaces", "web-staging", "web-production", "api-staging")
@@ -97,88 +100,124 @@ class Demo:
 
     # --- steps --------------------------------------------------------------------
 
+    def try_it(self, api_port: int, keep_running: bool) -> None:
+        self.console.rule("[bold]Try it yourself")
+        self.console.print(
+            f"  open http://127.0.0.1:{api_port}/ for the web UI\n"
+            f"  cd {self.clone}   # edit, git commit, git push origin HEAD:main: applied in ~2 s\n"
+            f"  {Path(sys.executable).parent / 'kubectl'} --kubeconfig {self.kubeconfig} "
+            "-n web-production scale deploy/web "
+            "--replicas=5   # reverted\n"
+            f"  gitward diff apps/web-staging.yaml --config {self.config_file}"
+        )
+        if keep_running:
+            self.console.print("The demo keeps running; press Ctrl-C to stop it.")
+        else:
+            self.console.print(
+                "(The demo stops here: run `gitward demo --keep-running` to keep it up.)"
+            )
+
     def step(self, title: str) -> None:
         self.console.rule(f"[bold]{title}")
 
-    async def sync(self, runtime: runtimes.Runtime, name: str) -> operations.Operation:
-        app = documents.load_application(self.clone / "apps" / f"{name}.yaml")
-        report = await reconciling.sync(runtime, app, trigger="demo", wait=True)
-        self.show(report)
-        return report.operation
+    async def wait_for(
+        self, what: str, check: Callable[[], Awaitable[bool]], within: float = 60.0
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < within:
+            if await check():
+                self.console.print(f"  [green]✓[/] {what} after {loop.time() - start:.1f} s")
+                return True
+            await asyncio.sleep(0.2)
+        self.console.print(f"  [red]✗[/] {what}: not seen within {within:.0f} s")
+        return False
 
-    async def diff(self, runtime: runtimes.Runtime, name: str) -> bool:
-        app = documents.load_application(self.clone / "apps" / f"{name}.yaml")
-        desired = await reconciling.desired_state(runtime, app)
-        plan = await reconciling.plan(runtime, app, desired)
-        self.console.print(f"[bold]gitward diff {name}[/]")
-        self.console.print(reports.plan_text(plan), markup=False)
-        return plan.in_sync
-
-    def show(self, report: reconciling.SyncReport) -> None:
-        op = report.operation
-        table = Table(
-            title=f"{op.app} @ {op.revision.sha[:8]} by {op.revision.author}", title_justify="left"
+    async def live(self, namespace: str, path: str) -> str:
+        return await self.kubectl(
+            "-n", namespace, "get", "deployment/web", "-o", f"jsonpath={{{path}}}"
         )
-        for column in ("resource", "result", "message"):
+
+    def show_apps(self, agent: agents.Agent) -> None:
+        table = Table(title="Applications", title_justify="left")
+        for column in ("application", "sync", "health", "revision", "message"):
             table.add_column(column)
-        for result in op.results:
-            table.add_row(str(result.key), result.code.value, result.message)
+        for name in sorted(agent.apps):
+            state = agent.apps[name]
+            table.add_row(
+                name,
+                state.sync.value,
+                state.health.status.value,
+                state.synced_revision[:8],
+                state.health.message,
+            )
         self.console.print(table)
-        colour = "green" if op.phase is operations.OperationPhase.SUCCEEDED else "red"
-        self.console.print(f"[{colour}]{op.phase.value}[/] {op.message}")
 
-    async def scenario(self, runtime: runtimes.Runtime) -> bool:
+    async def show_events(self, store: storing.SqlStore, app: str, last: int = 3) -> None:
+        events = await store.list_events(app=app, limit=last)
+        for event in events[-last:]:
+            self.console.print(f"  event {event.time:%H:%M:%S} {event.reason}: {event.message}")
+
+    async def scenario(self, agent: agents.Agent, store: storing.SqlStore) -> bool:
         ok = True
-        self.step(
-            "1. First sync of every Application (namespaces, web x2 via Kustomize, api via Helm)"
-        )
-        for name in APPS_IN_ORDER:
-            op = await self.sync(runtime, name)
-            ok &= op.phase is operations.OperationPhase.SUCCEEDED
 
-        self.step("2. CI bumps the staging image in Git; gitward diff shows it, sync applies it")
+        def all_healthy() -> Awaitable[bool]:
+            async def check() -> bool:
+                return len(agent.apps) == len(APPS_IN_ORDER) and all(
+                    s.ready() for s in agent.apps.values()
+                )
+
+            return check()
+
+        self.step("1. The agent reads apps/ from Git and syncs every Application (no command run)")
+        ok &= await self.wait_for("all Applications Synced and Healthy", all_healthy, 120)
+        self.show_apps(agent)
+
+        self.step("2. CI bumps the staging image in Git; the agent applies it by itself")
         self.edit("web/overlays/staging/kustomization.yaml", lambda t: t.replace("1.1.0", "1.2.0"))
         sha = await self.commit("ci: web 1.1.0 -> 1.2.0 in staging")
-        self.console.print(f"committed {sha}")
-        await self.diff(runtime, "web-staging")
-        ok &= (await self.sync(runtime, "web-staging")).phase is operations.OperationPhase.SUCCEEDED
+        self.console.print(f"  committed {sha} (git push to the demo repository)")
 
-        self.step("3. Someone scales production by hand: drift, then self-heal")
+        async def staging_is(tag: str) -> bool:
+            image = await self.live("web-staging", ".spec.template.spec.containers[0].image")
+            return image.endswith(":" + tag)
+
+        ok &= await self.wait_for("web-staging runs 1.2.0", lambda: staging_is("1.2.0"))
+        await self.show_events(store, "web-staging", 1)
+
+        self.step("3. Someone scales production by hand: drift detected and reverted (selfHeal)")
         self.console.print(
-            await self.kubectl("-n", "web-production", "scale", "deployment/web", "--replicas=10")
+            "  "
+            + await self.kubectl("-n", "web-production", "scale", "deployment/web", "--replicas=10")
         )
-        in_sync = await self.diff(runtime, "web-production")
-        ok &= not in_sync
-        await self.sync(runtime, "web-production")
-        replicas = await self.kubectl(
-            "-n", "web-production", "get", "deployment/web", "-o", "jsonpath={.spec.replicas}"
-        )
-        self.console.print(f"web-production replicas after self-heal: {replicas}")
-        ok &= replicas == "3"
 
-        self.step("4. The API Service leaves Git: prune")
+        async def production_replicas_back() -> bool:
+            return await self.live("web-production", ".spec.replicas") == "3"
+
+        ok &= await self.wait_for("web-production back to 3 replicas", production_replicas_back)
+        await self.show_events(store, "web-production", 2)
+
+        self.step("4. The API Service leaves Git: the agent prunes it")
         (self.clone / "charts/api/templates/service.yaml").unlink()
         await self.commit("api: drop the Service")
-        await self.sync(runtime, "api-staging")
+
+        async def service_gone() -> bool:
+            out = await self.kubectl("-n", "web-staging", "get", "service", "api-staging")
+            return "NotFound" in out
+
+        ok &= await self.wait_for("Service web-staging/api-staging pruned", service_gone)
 
         self.step("5. Roll back the staging image with git revert (GitOps rollback)")
         await self.git("revert", "--no-edit", "HEAD~1")
         await self.git("push", "-q", "origin", "HEAD:main")
-        await self.sync(runtime, "web-staging")
-        image = await self.kubectl(
-            "-n",
-            "web-staging",
-            "get",
-            "deployment/web",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        )
-        self.console.print(f"web-staging image after the revert: {image}")
-        ok &= image.endswith(":1.1.0")
+        ok &= await self.wait_for("web-staging back on 1.1.0", lambda: staging_is("1.1.0"))
+        self.show_apps(agent)
         return ok
 
 
-async def run(workdir: Path, *, port: int, keep_running: bool, console: Console) -> bool:
+async def run(
+    workdir: Path, *, port: int, api_port: int, keep_running: bool, console: Console
+) -> bool:
     """Run the demo in ``workdir``; True when every step did what it should."""
     demo = Demo(workdir, console)
     console.print(
@@ -187,26 +226,55 @@ async def run(workdir: Path, *, port: int, keep_running: bool, console: Console)
     )
     async with kubeapi.KubeAPIServer(port=port, workload_delay=0.5) as server:
         server.write_kubeconfig(demo.kubeconfig, context="demo")
-        demo.config_file.write_text(f"targets:\n  demo: {{kubeconfig: {demo.kubeconfig}}}\n")
         await demo.create_repository()
-        console.print(f"API test server: {server.url}    git repository: {demo.remote}")
         settings = config_settings.Settings.model_validate(
             {
                 "targets": {"demo": {"kubeconfig": str(demo.kubeconfig)}},
+                "root": {"repoURL": demo.remote.as_uri(), "ref": "main", "path": "apps"},
+                "store": f"sqlite:///{workdir / 'state.db'}",
                 "cacheDir": str(workdir / "cache"),
+                "pollInterval": "2s",
+                "listen": f"127.0.0.1:{api_port}",
             }
         )
-        options = runtimes.RuntimeOptions(settings=settings)
-        async with runtimes.Runtime.open(options) as runtime:
-            ok = await demo.scenario(runtime)
-        console.rule("[bold]Try it yourself")
-        console.print(
-            f"  cd {demo.clone}   # edit, git commit, git push origin HEAD:main\n"
-            f"  gitward diff apps/web-staging.yaml --config {demo.config_file}\n"
-            f"  gitward sync apps/web-staging.yaml --config {demo.config_file} --wait\n"
-            f"  kubectl --kubeconfig {demo.kubeconfig} get deploy -A"
+        demo.config_file.write_text(
+            f"targets:\n  demo: {{kubeconfig: {demo.kubeconfig}}}\n"
+            f'root: {{repoURL: "{demo.remote.as_uri()}", ref: main, path: apps}}\n'
+            f"store: sqlite:///{workdir / 'state.db'}\n"
+            f"pollInterval: 2s\nlisten: 127.0.0.1:{api_port}\n"
         )
-        if keep_running:
-            console.print("The API test server keeps running; press Ctrl-C to stop.")
-            await asyncio.Event().wait()
+        store = storing.SqlStore(settings.store)
+        await store.open()
+        try:
+            options = runtimes.RuntimeOptions(settings=settings)
+            async with runtimes.Runtime.open(options) as runtime:
+                agent = agents.Agent(settings, runtime, store)
+                web = uvicorn.Server(
+                    uvicorn.Config(
+                        api_app.create(agent, settings),
+                        host="127.0.0.1",
+                        port=api_port,
+                        log_level="warning",
+                        lifespan="off",
+                    )
+                )
+                tasks = [
+                    asyncio.create_task(agent.run(), name="agent"),
+                    asyncio.create_task(web.serve(), name="api"),
+                ]
+                console.print(
+                    f"API test server {server.url} · git repository {demo.remote} · "
+                    f"agent http://127.0.0.1:{api_port}"
+                )
+                try:
+                    ok = await demo.scenario(agent, store)
+                    demo.try_it(api_port, keep_running)
+                    if keep_running:
+                        await asyncio.Event().wait()
+                finally:
+                    web.should_exit = True
+                    tasks[0].cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await store.close()
         return ok

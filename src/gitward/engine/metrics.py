@@ -113,9 +113,7 @@ class Metrics:
         try:
             yield
         finally:
-            self.reconcile_duration.labels(stage=stage.value).observe(
-                time.perf_counter() - started
-            )
+            self.reconcile_duration.labels(stage=stage.value).observe(time.perf_counter() - started)
 
     @contextmanager
     def git_fetch(self, repo_url: str) -> Iterator[None]:
