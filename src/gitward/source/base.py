@@ -180,6 +180,15 @@ class Sources:
             raise errors.RevisionNotFound(f"{mirror.display_url} has not been fetched")
         return changes.changed_paths(mirror.path, old_sha, new_sha, url=mirror.display_url)
 
+    def commits_between(
+        self, repo: RepoSpec, old_sha: str, new_sha: str, roots: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Commits after ``old_sha`` up to ``new_sha`` touching ``roots``, newest first."""
+        mirror = self._mirrors.get(repo.url)
+        if not mirror.exists:
+            raise errors.RevisionNotFound(f"{mirror.display_url} has not been fetched")
+        return changes.commits_between(mirror.path, old_sha, new_sha, roots, url=mirror.display_url)
+
     async def verify(
         self, repo: RepoSpec, sha: str, policy: signatures.SignaturePolicy
     ) -> signatures.Signer:

@@ -59,3 +59,35 @@ def _tree(repo: pygit2.Repository, sha: str, url: str) -> pygit2.Tree:
     except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
         raise errors.RevisionNotFound(f"commit {sha} not found in {url}") from None
     return tree
+
+
+def commits_between(
+    git_dir: Path, old_sha: str, new_sha: str, roots: Iterable[str] = (), *, url: str = ""
+) -> list[str]:
+    """Commits reachable from ``new_sha`` but not from ``old_sha``, newest first,
+    keeping those that changed something under ``roots`` (all when empty).
+
+    What a GitOps rollback reverts: the commits that brought an Application
+    from its last good revision to the one that broke it.
+    """
+    repo = pygit2.Repository(str(git_dir))
+    where = url or str(git_dir)
+    _tree(repo, old_sha, where)
+    _tree(repo, new_sha, where)
+    walker = repo.walk(repo[new_sha].peel(pygit2.Commit).id, pygit2.enums.SortMode.TOPOLOGICAL)
+    walker.hide(repo[old_sha].peel(pygit2.Commit).id)
+    roots = list(roots)
+    found: list[str] = []
+    for commit in walker:
+        if roots:
+            parent = commit.parents[0].tree if commit.parents else None
+            diff = (
+                parent.diff_to_tree(commit.tree)
+                if parent is not None
+                else commit.tree.diff_to_tree()
+            )
+            paths = {p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)}
+            if not touches(paths, roots):
+                continue
+        found.append(str(commit.id))
+    return found
