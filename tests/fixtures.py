@@ -1,5 +1,5 @@
-"""Fixtures for end-to-end tests: real git repositories, the Kubernetes API
-test server, and the ``gitward`` command run as a real process."""
+"""Shared fixtures: real git repositories, the Kubernetes API test server, and the
+``gitward`` command run as a real process."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from gitward.store import storing
-from tests.e2e.conftest import Git, create_namespace, kget, kubectl
+from tests.fixtures import Git, create_namespace, kget, kubectl
 
 pytestmark = pytest.mark.slow
 

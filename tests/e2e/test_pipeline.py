@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Git, Gitward, kget, kubectl
+from tests.fixtures import Git, Gitward, kget, kubectl
 
 pytestmark = pytest.mark.slow
 

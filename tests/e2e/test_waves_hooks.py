@@ -11,7 +11,7 @@ import pytest
 from gitward.config import applications, settings
 from gitward.engine import reconciling, runtimes
 from gitward.model import operations
-from tests.e2e.conftest import Git, create_namespace, kget
+from tests.fixtures import Git, create_namespace, kget
 
 pytestmark = pytest.mark.slow
 

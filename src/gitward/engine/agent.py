@@ -43,6 +43,7 @@ from gitward.engine import (
     policies,
     queueing,
     reconciling,
+    rollbacks,
     runtimes,
     states,
     waiting,
@@ -171,16 +172,26 @@ class Agent:
         self.queue.add(name, "resumed" if not suspended else "suspended")
 
     async def pin(self, name: str, revision: str) -> None:
-        """Pin an Application to ``revision`` (rollback --to); auto-sync pauses."""
+        """Hold an Application at ``revision`` (rollback --to): it is synced to
+        it now, and automated sync pauses until :meth:`unpin`."""
         state = self._known(name)
         state.pinned_revision = revision
+        state.set_condition(
+            states.PINNED,
+            True,
+            "Pinned",
+            f"pinned to {revision[:12]}: automated sync paused until released",
+            self.clock(),
+        )
         await self._save(state)
-        self.queue.add(name, f"pinned to {revision[:12]}")
+        await self.sync_now(name, revision=revision, trigger=f"rollback to {revision[:12]}")
 
     async def unpin(self, name: str) -> None:
         state = self._known(name)
         state.pinned_revision = ""
+        state.conditions.pop(states.PINNED, None)
         await self._save(state)
+        await self._event(name, "Normal", "Unpinned", "pin released: automated sync resumes")
         self.queue.add(name, "pin released")
 
     async def sync_now(
@@ -203,6 +214,18 @@ class Agent:
         )
         self.queue.add(name, "after manual sync")
         return report
+
+    async def rollback(
+        self, name: str, *, to: str | None = None, commit: str | None = None
+    ) -> rollbacks.RollbackResult:
+        """``gitward rollback``: revert the breaking commits, or pin (``to``)."""
+        return await rollbacks.rollback(self, name, to=to, commit=commit)
+
+    async def record_event(
+        self, app: str, type_: str, reason: str, message: str, revision: str = ""
+    ) -> None:
+        """Add an event to the log (for actions taken outside a reconcile)."""
+        await self._event(app, type_, reason, message, revision)
 
     def _project(self, app: applications.Application) -> applications.Project | None:
         projects = dict(self.catalog.projects) if self.catalog is not None else None

@@ -20,6 +20,7 @@ READY = "Ready"  # synced and healthy: the one line a person reads first
 RECONCILED = "Reconciled"  # the last reconcile's outcome, reason = failed stage
 SOURCE_AVAILABLE = "SourceAvailable"  # False while the last commit is served stale
 DEPENDENCIES_READY = "DependenciesReady"
+PINNED = "Pinned"  # rollback --to: held at a revision, automated sync paused
 
 
 @dataclass(slots=True)

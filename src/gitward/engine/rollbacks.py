@@ -1,0 +1,123 @@
+"""GitOps rollback: revert the commits that broke an Application, or pin it.
+
+Two ways, as ``gitward rollback`` offers them:
+
+* **revert** (the GitOps way): the commits between the Application's last
+  good revision and the current one that touched its path are reverted in
+  one commit pushed to its branch (write credentials needed). Git stays the
+  truth; the agent applies the revert like any other commit.
+* **pin** (``--to REVISION``): the Application is held at an earlier revision
+  with automated sync paused, and says so ("pinned") until released. For
+  emergencies, when a push is not possible.
+
+The "last good revision" is the newest successful operation's revision
+before the current one; ``commit=`` names the commit to revert instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gitward import errors
+from gitward.engine import states
+from gitward.model import operations
+from gitward.source import committing
+
+if TYPE_CHECKING:  # the Agent calls this module; no import cycle at run time
+    from gitward.engine import agent as agents
+
+DEFAULT_AUTHOR = committing.Author(name="gitward rollback", email="rollback@gitward.invalid")
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult:
+    mode: str  # "revert" or "pin"
+    revision: str  # the pinned revision, or the commit pushed
+    reverted: tuple[str, ...] = ()
+    pushed_sha: str = ""
+
+
+async def rollback(
+    agent: agents.Agent,
+    name: str,
+    *,
+    to: str | None = None,
+    commit: str | None = None,
+    author: committing.Author = DEFAULT_AUTHOR,
+) -> RollbackResult:
+    state = agent.apps.get(name)
+    if state is None:
+        raise errors.ConfigError(f"Application {name!r} is not declared")
+    source = state.app.spec.source
+    repo = agent.runtime.repo(source.repo_url)
+    sources = agent.runtime.sources
+    await sources.fetch(repo)
+    if to:
+        revision = await sources.resolve(repo, to)
+        await agent.pin(name, revision.sha)
+        await agent.record_event(
+            name,
+            "Warning",
+            "Pinned",
+            f"pinned to {revision.sha[:12]} by rollback; automated sync paused until released",
+        )
+        return RollbackResult("pin", revision.sha)
+    current = await sources.resolve(repo, source.ref)
+    branch = current.ref.removeprefix("refs/heads/")
+    if branch == current.ref:
+        raise errors.ConfigError(
+            f"Application {name} follows {current.ref}, not a branch: a revert cannot be "
+            "pushed there; pin a revision instead (rollback --to)"
+        )
+    if commit:
+        commits = [(await sources.resolve(repo, commit)).sha]
+    else:
+        commits = await _breaking_commits(agent, state, current.sha)
+    pushed = await committing.revert_and_push(
+        repo,
+        branch,
+        commits,
+        author=author,
+        cache_dir=sources.cache_dir,
+        message=f"Roll back {name}: revert {', '.join(c[:12] for c in commits)}",
+    )
+    await agent.record_event(
+        name,
+        "Normal",
+        "RolledBack",
+        f"reverted {', '.join(c[:12] for c in commits)} in {pushed.sha[:12]} on {branch}",
+        pushed.sha,
+    )
+    await sources.fetch(repo)
+    agent.refresh(name, "rollback pushed")
+    return RollbackResult("revert", pushed.sha, tuple(commits), pushed.sha)
+
+
+async def _breaking_commits(agent: agents.Agent, state: states.AppState, current: str) -> list[str]:
+    good = ""
+    for record in await agent.store.list_operations(state.name, limit=100):
+        op = record.operation
+        if (
+            op.phase is operations.OperationPhase.SUCCEEDED
+            and not op.dry_run
+            and op.revision.sha
+            and op.revision.sha != current
+        ):
+            good = op.revision.sha
+            break
+    if not good:
+        raise errors.ConfigError(
+            f"Application {state.name} has no earlier successful sync to roll back to; "
+            "name the commit to revert (rollback --commit SHA) or pin a revision (--to)"
+        )
+    repo = agent.runtime.repo(state.app.spec.source.repo_url)
+    roots = (state.app.spec.source.path,) if state.app.spec.source.path else ()
+    commits = agent.runtime.sources.commits_between(repo, good, current, roots)
+    if not commits:
+        commits = agent.runtime.sources.commits_between(repo, good, current)
+    if not commits:
+        raise errors.ConfigError(
+            f"Application {state.name}: no commit between {good[:12]} and {current[:12]} to revert"
+        )
+    return commits
