@@ -96,10 +96,12 @@ class Gitward:
     def __init__(self, env: dict[str, str], kubeconfig: Path, cwd: Path) -> None:
         self.env, self.kubeconfig, self.cwd = env, kubeconfig, cwd
 
-    def __call__(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, expect: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "gitward", *args],
-            env=self.env,
+            env=self.env | (env or {}),
             cwd=self.cwd,
             capture_output=True,
             text=True,

@@ -237,9 +237,18 @@ class IgnoreDifference(_Spec):
         return value
 
 
+class Decryption(_Spec):
+    """SOPS-encrypted files under the Application's path are decrypted at render
+    time with the agent's key named ``keyRef`` (settings ``decryptionKeys``)."""
+
+    provider: Literal["sops"] = "sops"
+    key_ref: str = Field(alias="keyRef", description="Name of a key in decryptionKeys.")
+
+
 class ApplicationSpec(_Spec):
     source: Source
     render: Render = Field(default_factory=lambda: Render())
+    decryption: Decryption | None = None
     destination: Destination
     sync_policy: SyncPolicy = Field(default_factory=lambda: SyncPolicy(), alias="syncPolicy")
     ignore_differences: list[IgnoreDifference] = Field(

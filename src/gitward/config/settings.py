@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -73,10 +74,48 @@ class WebhookSettings(applications._Spec):
         return fnmatch.fnmatchcase(repo_url, self.url)
 
 
+class DecryptionKey(applications._Spec):
+    """Where the age identities for SOPS-encrypted files are: a key file and/or an
+    environment variable holding ``AGE-SECRET-KEY-1...`` lines.
+
+    Declared here, in the agent's configuration, and only referenced by name
+    from Applications (``spec.decryption.keyRef``): a repository never decides
+    which file on the agent's machine is read.
+    """
+
+    age_key_file: str = Field("", alias="ageKeyFile")
+    age_key_env: str = Field("", alias="ageKeyEnv")
+
+    def as_spec(self) -> dict[str, str]:
+        spec = {"provider": "sops"}
+        if self.age_key_file:
+            spec["ageKeyFile"] = str(Path(self.age_key_file).expanduser())
+        if self.age_key_env:
+            spec["ageKeyEnv"] = self.age_key_env
+        return spec
+
+
 class RootSettings(applications._Spec):
     repo_url: str = Field(alias="repoURL")
     ref: str = "HEAD"
     path: str = "apps"
+
+
+class AuthSettings(applications._Spec):
+    """Who may use the REST API (``gitward.api.auth``).
+
+    Tokens are created with ``gitward token create`` and kept hashed in the
+    store; each has a role (``read-only`` or ``admin``) over a list of Projects.
+    """
+
+    anonymous: Literal["none", "read-only"] = Field(
+        "none",
+        description=(
+            "What a request without a token may do: 'none' (answer 401) or "
+            "'read-only' (read every Project). Health, readiness and the OpenAPI "
+            "document are always open; webhooks use their own secrets."
+        ),
+    )
 
 
 class Settings(applications._Spec):
@@ -92,8 +131,16 @@ class Settings(applications._Spec):
     workers: int = Field(4, ge=1, le=256)
     listen: str = Field("127.0.0.1:8080", description="host:port of the API and webhooks.")
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    decryption_keys: dict[str, DecryptionKey] = Field(
+        default_factory=dict,
+        alias="decryptionKeys",
+        description="Named SOPS age keys Applications may reference (spec.decryption.keyRef).",
+    )
     webhook_max_bytes: int = Field(
         1024 * 1024, alias="webhookMaxBytes", ge=1024, description="Largest accepted body."
+    )
+    auth: AuthSettings = Field(
+        default_factory=lambda: AuthSettings(), description="REST API access."
     )
 
     @field_validator("targets")

@@ -72,6 +72,9 @@ async def desired_state(
         namespace=app.spec.destination.namespace,
         options=app.spec.render.options(),
         limits=render_base.Limits(timeout_seconds=app.spec.render.timeout),
+        decryption=runtime.decryption(app.spec.decryption.key_ref, app.name)
+        if app.spec.decryption is not None
+        else None,
     )
     rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
     stale = fetched.error if fetched.stale else ""

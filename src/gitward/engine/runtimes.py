@@ -17,6 +17,7 @@ from pathlib import Path
 from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.engine import documents
+from gitward.render import sops
 from gitward.source import base as source_base
 from gitward.source import credentials as source_credentials
 from gitward.targets import base as targets
@@ -62,6 +63,7 @@ class Runtime:
         self.sources = sources
         self.concurrency = 8
         self._targets: dict[str, targets.Target] = {}
+        self._decryption: dict[str, sops.Decryption] = {}
 
     @classmethod
     @asynccontextmanager
@@ -129,6 +131,21 @@ class Runtime:
         raise errors.ConfigError(
             f"target {name!r} is not declared in {self.options.config_file} (declared: {known})"
         )
+
+    def decryption(self, key_ref: str, app: str) -> sops.Decryption:
+        """The SOPS keys named ``key_ref`` in the configuration, read on first use."""
+        if key_ref not in self._decryption:
+            declared = self.settings.decryption_keys.get(key_ref)
+            if declared is None:
+                known = ", ".join(sorted(self.settings.decryption_keys)) or "none"
+                raise errors.ConfigError(
+                    f"Application {app}: decryption key {key_ref!r} is not declared in the "
+                    f"agent configuration (declared: {known})"
+                )
+            self._decryption[key_ref] = sops.Decryption.parse(
+                declared.as_spec(), f"decryptionKeys.{key_ref}"
+            )
+        return self._decryption[key_ref]
 
     async def close(self) -> None:
         for target in self._targets.values():

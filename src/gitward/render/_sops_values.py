@@ -49,10 +49,13 @@ _MAC_ONLY_ENCRYPTED_SEED = bytes.fromhex(
 )
 _ENC = re.compile(r"ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
 _GO_INT = re.compile(r"[+-]?[0-9]+")
-_GO_FLOAT = re.compile(r"[+-]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][+-]?[0-9]+)?")
+_GO_FLOAT_TEXT = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(?i:inf|infinity)|(?i:nan)"
+)
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _INT64 = (-(2**63), 2**63 - 1)
+_EXACT_FLOAT_INT = 2**53
 KEY_TYPES = ("age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
 _RULE_NAMES = (
     "unencrypted_suffix",
@@ -197,7 +200,9 @@ class Metadata:
         return tuple(sorted({s.recipient for group in self.groups for s in group}))
 
 
-def _go_bool(value: Any) -> bool:
+def _go_bool(value: Any) -> bool | None:
+    """``strconv.ParseBool``; None when malformed (no exception: a decrypted
+    value must not ride along in an exception's context)."""
     if isinstance(value, bool):
         return value
     text = str(value)
@@ -205,7 +210,7 @@ def _go_bool(value: Any) -> bool:
         return True
     if text in _GO_FALSE:
         return False
-    raise ValueError(text)
+    return None
 
 
 def _regex(value: str, name: str, source: str) -> re.Pattern[str]:
@@ -251,23 +256,21 @@ def parse_metadata(sops: Mapping[str, Any], source: str) -> Metadata:
             " unencrypted_comment_regex) are not supported; re-encrypt the file with a"
             " key-based rule such as encrypted_regex"
         )
-    try:
-        mac_only = _go_bool(sops.get("mac_only_encrypted", False))
-    except ValueError:
-        raise errors.DecryptionError(
-            f"{source}: sops.mac_only_encrypted must be true or false"
-        ) from None
+    mac_only = _go_bool(sops.get("mac_only_encrypted", False))
+    if mac_only is None:
+        raise errors.DecryptionError(f"{source}: sops.mac_only_encrypted must be true or false")
+    # Without any rule sops leaves `*_unencrypted` keys in the clear.
+    default_suffix = "" if rules_given else "_unencrypted"
+    regexes = {
+        name: _regex(str(rules_given[name]), name, source)
+        for name in ("unencrypted_regex", "encrypted_regex")
+        if name in rules_given
+    }
     rules = Rules(
-        unencrypted_suffix=str(rules_given.get("unencrypted_suffix", ""))
-        if rules_given
-        else "_unencrypted",
+        unencrypted_suffix=str(rules_given.get("unencrypted_suffix", default_suffix)),
         encrypted_suffix=str(rules_given.get("encrypted_suffix", "")),
-        unencrypted_regex=_regex(str(rules_given["unencrypted_regex"]), "unencrypted_regex", source)
-        if "unencrypted_regex" in rules_given
-        else None,
-        encrypted_regex=_regex(str(rules_given["encrypted_regex"]), "encrypted_regex", source)
-        if "encrypted_regex" in rules_given
-        else None,
+        unencrypted_regex=regexes.get("unencrypted_regex"),
+        encrypted_regex=regexes.get("encrypted_regex"),
         mac_only_encrypted=mac_only,
     )
     top_level = any(sops.get(name) for name in KEY_TYPES)
@@ -369,10 +372,12 @@ def _b64(text: str, what: str, where: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise errors.DecryptionError(f"{where}: the {what} of the encrypted value is not base64") from None
+        raise errors.DecryptionError(
+            f"{where}: the {what} of the encrypted value is not base64"
+        ) from None
 
 
-def _open(text: str, key: bytes, aad: str, where: str) -> tuple[bytes, str]:
+def _open(text: str, cipher: AESGCM, aad: str, where: str) -> tuple[bytes, str]:
     match = _ENC.match(text)
     if match is None:
         raise errors.DecryptionError(f"{where}: expected an ENC[AES256_GCM,...] value")
@@ -382,7 +387,7 @@ def _open(text: str, key: bytes, aad: str, where: str) -> tuple[bytes, str]:
     if len(iv) < 8 or len(tag) != 16:
         raise errors.DecryptionError(f"{where}: the encrypted value has a malformed iv or tag")
     try:
-        plain = AESGCM(key).decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
+        plain = cipher.decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
     except InvalidTag:
         raise errors.DecryptionError(
             f"{where}: the value does not decrypt with the file's data key (it was modified,"
@@ -391,7 +396,7 @@ def _open(text: str, key: bytes, aad: str, where: str) -> tuple[bytes, str]:
     return plain, match.group(4)
 
 
-def decrypt_value(text: str, key: bytes, aad: str, where: str) -> tuple[Any, bytes]:
+def decrypt_value(text: str, cipher: AESGCM, aad: str, where: str) -> tuple[Any, bytes]:
     """The plaintext of one ``ENC[...]`` value and its MAC contribution.
 
     Comments come back as :data:`COMMENT`. Empty strings stay empty, as sops
@@ -399,15 +404,16 @@ def decrypt_value(text: str, key: bytes, aad: str, where: str) -> tuple[Any, byt
     """
     if text == "":
         return "", b""
-    plain, kind = _open(text, key, aad, where)
+    plain, kind = _open(text, cipher, aad, where)
     if kind == "comment":
         return COMMENT, b""
+    # Malformed plaintext is reported without an exception context: a
+    # UnicodeDecodeError or ValueError would carry the secret along.
     if kind in ("str", "bytes", "time"):
-        try:
-            value = plain.decode("utf-8")
-        except UnicodeDecodeError:
-            raise errors.DecryptionError(f"{where}: the decrypted {kind} is not UTF-8") from None
-        return value, plain
+        text_value = plain.decode("utf-8", "replace")
+        if "\ufffd" in text_value and text_value.encode("utf-8") != plain:
+            raise errors.DecryptionError(f"{where}: the decrypted {kind} is not UTF-8")
+        return text_value, plain
     decoded = plain.decode("ascii", "replace")
     if kind == "int":
         if not _GO_INT.fullmatch(decoded):
@@ -415,19 +421,19 @@ def decrypt_value(text: str, key: bytes, aad: str, where: str) -> tuple[Any, byt
         number = int(decoded)
         return number, str(number).encode()
     if kind == "float":
-        try:
-            real = float(decoded)
-        except ValueError:
-            raise errors.DecryptionError(f"{where}: the decrypted float is malformed") from None
+        if not _GO_FLOAT_TEXT.fullmatch(decoded):
+            raise errors.DecryptionError(f"{where}: the decrypted float is malformed")
+        real = float(decoded)
         # Integers sops stored as floats (JSON numbers) stay integers, as
         # `sops --decrypt` prints them: Kubernetes refuses 3.0 for an int32.
-        value: Any = int(decoded) if _GO_INT.fullmatch(decoded) else real
-        return value, go_float(real).encode()
+        # Beyond 2^53 the digits are a float's rounding, not an integer.
+        exact = _GO_INT.fullmatch(decoded) and abs(real) <= _EXACT_FLOAT_INT
+        number_or_real: Any = int(decoded) if exact else real
+        return number_or_real, go_float(real).encode()
     if kind == "bool":
-        try:
-            flag = _go_bool(decoded)
-        except ValueError:
-            raise errors.DecryptionError(f"{where}: the decrypted bool is malformed") from None
+        flag = _go_bool(decoded)
+        if flag is None:
+            raise errors.DecryptionError(f"{where}: the decrypted bool is malformed")
         return flag, b"True" if flag else b"False"
     raise errors.DecryptionError(f"{where}: unknown encrypted value type {kind!r}")
 
@@ -437,7 +443,7 @@ def decrypt_value(text: str, key: bytes, aad: str, where: str) -> tuple[Any, byt
 
 @dataclass(slots=True)
 class _Walk:
-    key: bytes
+    cipher: AESGCM
     rules: Rules
     source: str
     hasher: Any
@@ -474,7 +480,7 @@ class _Walk:
                 raise errors.DecryptionError(
                     f"{where}: expected an encrypted value, found a {type(value).__name__}"
                 )
-            plain, mac_bytes = decrypt_value(value, self.key, ":".join(path) + ":", where)
+            plain, mac_bytes = decrypt_value(value, self.cipher, ":".join(path) + ":", where)
         else:
             plain = str(value) if isinstance(value, Spelled) else value
             try:
@@ -499,14 +505,17 @@ def decrypt_tree(
     hasher = hashlib.sha512()
     if metadata.rules.mac_only_encrypted:
         hasher.update(_MAC_ONLY_ENCRYPTED_SEED)
-    walk = _Walk(key=key, rules=metadata.rules, source=source, hasher=hasher)
+    cipher = AESGCM(key)
+    walk = _Walk(cipher=cipher, rules=metadata.rules, source=source, hasher=hasher)
     out = [
         walk.mapping({k: v for k, v in branch.items() if k != "sops"}, ()) for branch in branches
     ]
     computed = hasher.hexdigest().upper()
     stored: Any
     try:
-        stored, _ = decrypt_value(metadata.mac, key, metadata.lastmodified, f"{source}: sops.mac")
+        stored, _ = decrypt_value(
+            metadata.mac, cipher, metadata.lastmodified, f"{source}: sops.mac"
+        )
     except errors.DecryptionError:
         stored = None
     if not isinstance(stored, str) or not hmac.compare_digest(stored, computed):
@@ -514,4 +523,3 @@ def decrypt_tree(
             f"{source}: MAC mismatch: the file was modified after encryption"
         )
     return out
-

@@ -12,9 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitward.model import resources
+
+if TYPE_CHECKING:  # sops imports this module; no cycle at run time
+    from gitward.render import sops
 
 
 class EntryKind(StrEnum):
@@ -123,6 +126,9 @@ class RenderRequest:
     # Options of the chosen renderer, as declared under ``spec.render.<name>``.
     options: Mapping[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # Keys for SOPS-encrypted files (``spec.decryption``); None: encrypted
+    # files are refused with an error naming them.
+    decryption: sops.Decryption | None = None
 
 
 class Renderer(Protocol):

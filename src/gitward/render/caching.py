@@ -35,6 +35,9 @@ def key(renderer: base.Renderer, request: base.RenderRequest, inputs: Sequence[s
         "path": request.path,
         "namespace": request.namespace,
         "limits": dataclasses.asdict(request.limits),
+        # Without this a request with no keys could be served another
+        # request's decrypted render of the same path.
+        "decryption": request.decryption.fingerprint if request.decryption else None,
         "inputs": [[path, tree.digest(path)] for path in sorted(set(inputs))],
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_unknown)

@@ -20,7 +20,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, loading, paths
+from gitward.render import base, loading, paths, sops
 
 _EXTENSIONS = (".yaml", ".yml", ".json")
 _NOT_MANIFESTS = re.compile(
@@ -250,7 +250,9 @@ class DirectoryRenderer:
                     f"application path {request.path!r}: manifests exceed the"
                     f" {limits.max_total_bytes}-byte total limit (at {path!r})"
                 )
-            found.extend(manifests_from(loading.load(data, path, limits), path, warnings))
+            found.extend(
+                manifests_from(sops.load(data, path, limits, request.decryption), path, warnings)
+            )
             if len(found) > limits.max_documents:
                 raise errors.UnsafeInputError(
                     f"application path {request.path!r}: more than {limits.max_documents}"

@@ -33,7 +33,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, directory, loading, paths, running
+from gitward.render import base, directory, loading, paths, running, sops
 
 _OPTION_NAMES = frozenset(
     {"releaseName", "valueFiles", "values", "set", "includeCRDs", "kubeVersion", "apiVersions"}
@@ -219,7 +219,11 @@ def _values(request: base.RenderRequest, chart: _Chart, options: Options) -> dic
     values: dict[str, Any] = {}
     for path in chart.value_files:
         data = request.tree.read(path, max_bytes=request.limits.max_file_bytes)
-        bodies = [b for b in loading.load_documents(data, path, request.limits) if b is not None]
+        bodies = [
+            b
+            for b in sops.load_documents(data, path, request.limits, request.decryption)
+            if b is not None
+        ]
         if len(bodies) > 1 or (bodies and not isinstance(bodies[0], Mapping)):
             raise errors.RenderError(f"values file {path!r}: expected one mapping document")
         if bodies:

@@ -32,7 +32,7 @@ import yaml
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, directory, loading, paths, running
+from gitward.render import base, directory, loading, paths, running, sops
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[a-z0-9_.-]+@[a-z0-9.-]+:)", re.IGNORECASE)
@@ -374,6 +374,8 @@ class KustomizeRenderer:
             repo = work / "repo"
             repo.mkdir()
             request.tree.materialize(scan.files, repo)
+            # Decrypted only here, in the temporary copy, never in the mirror.
+            sops.decrypt_tree(repo, scan.files, request.decryption, limits)
             target = repo / app_path if app_path else repo
             if options.needs_overlay:
                 target = work / "overlay"

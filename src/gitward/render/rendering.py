@@ -16,12 +16,12 @@ import orjson
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, caching, detection
+from gitward.render import base, caching, detection, sops
 
 Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
 """A post-render step (decrypt, substitute): takes and returns a render."""
 
-_transforms: list[Transform] = []
+_transforms: list[Transform] = [sops.decrypt_rendered]
 _transforms_lock = threading.Lock()
 
 cache = caching.RenderCache()
