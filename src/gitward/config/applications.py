@@ -50,6 +50,13 @@ class Metadata(_Spec):
         return check_dns_label(value)
 
 
+class Verify(_Spec):
+    """Require every applied commit to be signed by a key of the agent's
+    ``signingKeys`` entry named ``keyRef``."""
+
+    key_ref: str = Field(alias="keyRef")
+
+
 class Source(_Spec):
     repo_url: str = Field(
         alias="repoURL", description="Git repository URL (https, ssh, git, file)."
@@ -59,6 +66,7 @@ class Source(_Spec):
         description="Branch, tag, semver range over tags (`>=1.2 <2`), or commit sha.",
     )
     path: str = Field("", description="Directory inside the repository; '' is the root.")
+    verify: Verify | None = Field(None, description="Require signed commits.")
 
     @field_validator("repo_url")
     @classmethod
@@ -276,6 +284,11 @@ class Application(_Spec):
 
 class ProjectSpec(_Spec):
     description: str = ""
+    signature_key_ref: str = Field(
+        "",
+        alias="signatureKeyRef",
+        description="Every Application of the Project applies only commits signed by these keys.",
+    )
     source_repos: list[str] = Field(
         default_factory=lambda: ["*"],
         alias="sourceRepos",

@@ -77,7 +77,9 @@ class FilterTags(applications._Spec):
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"pattern {value!r} is not a valid regular expression: {exc}") from None
+            raise ValueError(
+                f"pattern {value!r} is not a valid regular expression: {exc}"
+            ) from None
         return value
 
 

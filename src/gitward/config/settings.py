@@ -95,6 +95,22 @@ class DecryptionKey(applications._Spec):
         return spec
 
 
+class SigningKeys(applications._Spec):
+    """Public keys allowed to sign commits, for sources that require signed commits
+    (``spec.source.verify.keyRef`` or a Project's ``signatureKeyRef``).
+
+    Files on the agent's machine, named here and referenced by name from Git,
+    so a repository can never add its own key to the allowed set.
+    """
+
+    gpg_public_keys_file: str = Field(
+        "", alias="gpgPublicKeysFile", description="ASCII-armored OpenPGP public keys."
+    )
+    ssh_allowed_signers_file: str = Field(
+        "", alias="sshAllowedSignersFile", description="An OpenSSH allowed-signers file."
+    )
+
+
 class RootSettings(applications._Spec):
     repo_url: str = Field(alias="repoURL")
     ref: str = "HEAD"
@@ -131,6 +147,11 @@ class Settings(applications._Spec):
     workers: int = Field(4, ge=1, le=256)
     listen: str = Field("127.0.0.1:8080", description="host:port of the API and webhooks.")
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    signing_keys: dict[str, SigningKeys] = Field(
+        default_factory=dict,
+        alias="signingKeys",
+        description="Named sets of keys allowed to sign commits.",
+    )
     decryption_keys: dict[str, DecryptionKey] = Field(
         default_factory=dict,
         alias="decryptionKeys",

@@ -483,10 +483,39 @@ class Agent:
                 app,
                 revision=state.pinned_revision,
                 max_age=self.options.poll_interval,
+                project=project,
             )
+        except errors.SignatureError as exc:
+            # Never apply an unverified commit; keep the last verified one
+            # applied (and self-healed) meanwhile.
+            state.set_condition(states.SOURCE_VERIFIED, False, exc.reason, str(exc), now)
+            if not state.synced_revision:
+                await self._stage_failed(state, exc, now)
+                return
+            await self._event(state.name, "Warning", exc.reason, str(exc))
+            try:
+                desired = await reconciling.desired_state(
+                    self.runtime,
+                    app,
+                    revision=state.synced_revision,
+                    project=project,
+                    max_age=self.options.poll_interval,
+                )
+            except errors.GitwardError as again:
+                await self._stage_failed(state, again, now)
+                return
         except errors.GitwardError as exc:
             await self._stage_failed(state, exc, now)
             return
+        else:
+            if reconciling.signature_key_ref(app, project):
+                state.set_condition(
+                    states.SOURCE_VERIFIED,
+                    True,
+                    "Verified",
+                    f"commit {desired.revision.sha[:12]} signature verified",
+                    now,
+                )
         state.previous_revision, state.revision = state.revision, desired.revision.sha
         self._set_source_condition(state, desired, now)
         if desired.revision.sha != state.failed_revision:

@@ -54,6 +54,7 @@ async def desired_state(
     *,
     revision: str = "",
     max_age: float = 0.0,
+    project: applications.Project | None = None,
 ) -> Desired:
     """Fetch the Application's repository, resolve its ref (or ``revision``), render.
 
@@ -64,6 +65,12 @@ async def desired_state(
     repo = runtime.repo(source.repo_url)
     fetched = await runtime.sources.fetch(repo, max_age=max_age)
     resolved = await runtime.sources.resolve(repo, revision or source.ref)
+    key_ref = signature_key_ref(app, project)
+    if key_ref:
+        # Raises SignatureError naming the commit: nothing of it is rendered.
+        await runtime.sources.verify(
+            repo, resolved.sha, runtime.signature_policy(key_ref, app.name)
+        )
     tree = runtime.sources.tree(repo, resolved.sha)
     request = render_base.RenderRequest(
         tree=tree,
@@ -79,6 +86,14 @@ async def desired_state(
     rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
     stale = fetched.error if fetched.stale else ""
     return Desired(revision=resolved, rendered=rendered, stale_source=stale)
+
+
+def signature_key_ref(app: applications.Application, project: applications.Project | None) -> str:
+    """The signing keys the Application's commits must match ('' = no check).
+    A Project's requirement cannot be lifted by its Applications."""
+    if project is not None and project.spec.signature_key_ref:
+        return project.spec.signature_key_ref
+    return app.spec.source.verify.key_ref if app.spec.source.verify else ""
 
 
 def plan_options(
@@ -171,7 +186,7 @@ async def sync(
     started = clock()
     revision_info = operations.Revision(sha="", ref=revision or app.spec.source.ref)
     try:
-        desired = await desired_state(runtime, app, revision=revision)
+        desired = await desired_state(runtime, app, revision=revision, project=project)
         revision_info = desired.revision
         the_plan = await plan(runtime, app, desired, prune=prune, project=project)
     except errors.GitwardError as exc:

@@ -64,6 +64,7 @@ class Runtime:
         self.concurrency = 8
         self._targets: dict[str, targets.Target] = {}
         self._decryption: dict[str, sops.Decryption] = {}
+        self._signing: dict[str, source_base.SignaturePolicy] = {}
 
     @classmethod
     @asynccontextmanager
@@ -147,6 +148,26 @@ class Runtime:
             )
         return self._decryption[key_ref]
 
+    def signature_policy(self, key_ref: str, app: str) -> source_base.SignaturePolicy:
+        """The keys allowed to sign commits named ``key_ref`` in the configuration."""
+        if key_ref not in self._signing:
+            declared = self.settings.signing_keys.get(key_ref)
+            if declared is None:
+                known = ", ".join(sorted(self.settings.signing_keys)) or "none"
+                raise errors.ConfigError(
+                    f"Application {app}: signing keys {key_ref!r} are not declared in the "
+                    f"agent configuration (declared: {known})"
+                )
+            gpg = _read_keys(declared.gpg_public_keys_file, key_ref)
+            ssh = _read_keys(declared.ssh_allowed_signers_file, key_ref)
+            self._signing[key_ref] = source_base.SignaturePolicy(
+                gpg_public_keys=(gpg,) if gpg else (),
+                ssh_allowed_signers=tuple(
+                    line for line in ssh.splitlines() if line.strip() and not line.startswith("#")
+                ),
+            )
+        return self._signing[key_ref]
+
     async def close(self) -> None:
         for target in self._targets.values():
             await target.close()
@@ -177,3 +198,14 @@ def _credentials(
     if password is None:
         return None
     return source_credentials.HttpsCredentials(password=password, username=found.username or "git")
+
+
+def _read_keys(path: str, key_ref: str) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise errors.ConfigError(
+            f"signingKeys.{key_ref}: cannot read {path}: {exc.strerror}"
+        ) from None

@@ -20,6 +20,7 @@ READY = "Ready"  # synced and healthy: the one line a person reads first
 RECONCILED = "Reconciled"  # the last reconcile's outcome, reason = failed stage
 SOURCE_AVAILABLE = "SourceAvailable"  # False while the last commit is served stale
 DEPENDENCIES_READY = "DependenciesReady"
+SOURCE_VERIFIED = "SourceVerified"  # signed-commit policy: False names the refused commit
 PINNED = "Pinned"  # rollback --to: held at a revision, automated sync paused
 
 
