@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -61,6 +63,7 @@ _log = structlog.get_logger(__name__)
 # queue the owner a moment later so one reconcile covers the burst.
 _WATCH_DEBOUNCE = 0.2
 _DEPENDENCY_RECHECK = 5.0
+_HEALTH_REASON = "status changed"
 # Reasons that only say "the repository has a new commit".
 _COMMIT_REASONS = ("new commit", "webhook push")
 
@@ -105,6 +108,8 @@ class Agent:
         self._watches: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._running: dict[str, tuple[asyncio.Task[None], str]] = {}
         self._last_full: dict[str, float] = {}
+        # Per managed object: what gitward last wrote or saw (see _fingerprint).
+        self._seen: dict[resources.ResourceKey, tuple[str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._root_wakeup = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
@@ -432,7 +437,25 @@ class Agent:
         state = self.apps[owner]
         if event.key not in state.managed_keys:
             return
+        if event.type is targets.WatchEventType.DELETED:
+            self._seen.pop(event.key, None)
+            self.queue.add(owner, f"live change DELETED {event.key}", delay=_WATCH_DEBOUNCE)
+            return
+        version = str(meta.get("resourceVersion") or "")
+        previous = self._seen.get(event.key)
+        current = _fingerprint(event.object)
+        self._seen[event.key] = current
+        if previous is not None and previous[1] == version:
+            return  # the event of gitward's own write
+        if previous is not None and current[0] and previous[0] == current[0]:
+            # Same generation, labels and annotations: only status moved (a
+            # rollout progressing). Health is refreshed; nothing to re-plan.
+            self.queue.add(owner, f"{_HEALTH_REASON} {event.key}", delay=_WATCH_DEBOUNCE)
+            return
         self.queue.add(owner, f"live change {event.type.value} {event.key}", delay=_WATCH_DEBOUNCE)
+
+    def _remember_write(self, key: resources.ResourceKey, live: Mapping[str, Any]) -> None:
+        self._seen[key] = _fingerprint(live)
 
     # --- workers -------------------------------------------------------------------------
 
@@ -469,6 +492,10 @@ class Agent:
         state.reconciled_at = now
         if state.is_suspended:
             state.message = "suspended: not reconciled until resumed"
+            await self._save(state)
+            return
+        if reasons and all(r.startswith(_HEALTH_REASON) for r in reasons):
+            await self._refresh_health(state)
             await self._save(state)
             return
         if not await self._dependencies_ready(state, now):
@@ -629,6 +656,7 @@ class Agent:
                     plan,
                     trigger=trigger,
                     started=now,
+                    on_write=self._remember_write,
                 )
         except asyncio.CancelledError:
             cancelled = operations.Operation(
@@ -815,6 +843,22 @@ class Agent:
         )
         for listener in self._listeners:
             listener(app)
+
+
+def _fingerprint(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(generation + labels + annotations, resourceVersion) of a live object.
+
+    Equal first parts mean only the status (or nothing gitward declares)
+    changed; objects without a generation (ConfigMaps) never compare equal.
+    """
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation")
+    if generation is None:
+        return "", str(meta.get("resourceVersion") or "")
+    declared = json.dumps(
+        [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
+    )
+    return declared, str(meta.get("resourceVersion") or "")
 
 
 def _trigger(reasons: list[str], drift: bool) -> str:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from gitward import errors
 from gitward.config import applications
@@ -247,6 +248,7 @@ async def apply_plan(
     dry_run: bool = False,
     wait: bool = False,
     health_timeout: float | None = None,
+    on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
     """Carry out a Plan already computed (the agent plans once, then decides)."""
@@ -260,6 +262,7 @@ async def apply_plan(
         wait=wait,
         health_timeout=health_timeout if health_timeout is not None else policy.health_timeout,
         concurrency=runtime.concurrency,
+        on_write=on_write,
     )
     target = runtime.target(app.spec.destination.target)
     outcome = await syncing.execute(the_plan, target, options, clock=time.monotonic)

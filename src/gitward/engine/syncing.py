@@ -17,8 +17,9 @@ import asyncio
 import fnmatch
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitward import errors
 from gitward.engine import waiting
@@ -45,6 +46,9 @@ class SyncOptions:
     wait: bool = False
     health_timeout: float = 300.0
     concurrency: int = 8
+    # Called with each object as the target returned it after an apply, as it
+    # happens (the agent recognises the watch events of its own writes).
+    on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +60,9 @@ class SyncOutcome:
     failed: bool = False
     message: str = ""
     reason: str = ""
+    # The objects as the target returned them after each apply: the agent
+    # recognises the watch events its own writes cause.
+    written: dict[resources.ResourceKey, Mapping[str, Any]] = field(default_factory=dict)
 
     def fail(self, message: str, reason: str) -> None:
         if not self.failed:
@@ -173,6 +180,9 @@ class _Run:
                 self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
                 return
         self.applied.append(change.key)
+        self.outcome.written[change.key] = result.live
+        if self.options.on_write is not None:
+            self.options.on_write(change.key, result.live)
         code = {
             targets.ApplyOutcome.CREATED: operations.ResultCode.CREATED,
             targets.ApplyOutcome.CONFIGURED: operations.ResultCode.CONFIGURED,
