@@ -1,0 +1,191 @@
+"""Watch streams: resourceVersion resume, 410 Gone, bookmarks, selectors, Tables.
+
+A :class:`WatchStream` is registered on a :class:`storing.Bucket` and turns
+each change into one newline-delimited JSON event on a chunked HTTP response.
+Semantics follow the kube-apiserver watch cache: without a resourceVersion (or
+with ``0``) the current objects come first as ADDED; with one, events after it
+are replayed from the bucket's history, or an ERROR event with a 410 Expired
+Status ends the stream when that history no longer reaches back; a change that
+moves an object out of (into) a label selector is sent as DELETED (ADDED).
+Started by :mod:`.serving`; everything runs on the server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import orjson
+
+from gitward.testing.kubeapi import selecting, storing, types, validating
+
+# A client that reads slower than events arrive is cut off (as kube-apiserver
+# does) rather than buffering without bound; it re-lists and watches again.
+MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+
+TableBuilder = Callable[[list[Mapping[str, Any]], bool], dict[str, Any]]
+
+
+class StreamSink(Protocol):
+    def write_chunk(self, data: bytes) -> bool: ...
+
+    @property
+    def closed(self) -> asyncio.Future[None]: ...
+
+
+class WatchStream:
+    """One open watch: filters, shape (JSON or Table) and the connection it writes to."""
+
+    __slots__ = (
+        "_headers_sent",
+        "api_version",
+        "bucket",
+        "done",
+        "fields",
+        "labels",
+        "namespace",
+        "rtype",
+        "sink",
+        "table",
+    )
+
+    def __init__(
+        self,
+        sink: StreamSink,
+        bucket: storing.Bucket,
+        rtype: types.ResourceType,
+        *,
+        namespace: str,
+        labels: selecting.Predicate | None,
+        fields: selecting.Predicate | None,
+        table: TableBuilder | None,
+    ) -> None:
+        self.sink = sink
+        self.bucket = bucket
+        self.rtype = rtype
+        self.api_version = rtype.group_version
+        self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
+        self.table = table
+        self._headers_sent = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _matches(self, obj: Mapping[str, Any]) -> bool:
+        if self.labels is not None and not self.labels(obj):
+            return False
+        return self.fields is None or self.fields(obj)
+
+    def deliver(self, event: storing.Event) -> None:
+        obj = event.obj
+        if self.namespace and obj["metadata"].get("namespace") != self.namespace:
+            return
+        kind = event.type
+        if self.labels is not None or self.fields is not None:
+            now_in = kind != "DELETED" and self._matches(obj)
+            was_in = event.prev is not None and self._matches(event.prev)
+            if kind == "ADDED" and not now_in:
+                return
+            if kind == "MODIFIED":
+                if now_in and not was_in:
+                    kind = "ADDED"
+                elif was_in and not now_in:
+                    kind = "DELETED"
+                elif not now_in:
+                    return
+            if kind == "DELETED" and event.type == "DELETED" and not was_in:
+                return
+        if self.table is None:
+            self._write(event.encoded(kind, self.api_version))
+        else:
+            self._write_object(kind, obj)
+
+    def _write_object(self, kind: str, obj: Mapping[str, Any]) -> None:
+        if self.table is not None:
+            obj = self.table([obj], not self._headers_sent)
+            self._headers_sent = True
+        elif obj.get("apiVersion") != self.api_version:
+            obj = {**obj, "apiVersion": self.api_version}
+        self._write(orjson.dumps({"type": kind, "object": obj}) + b"\n")
+
+    def _write(self, line: bytes) -> None:
+        if self.done.done():
+            return
+        if not self.sink.write_chunk(line):
+            self.close()
+
+    def bookmark(self, rv: int, *, initial_events_end: bool = False) -> None:
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if initial_events_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        obj = {"kind": self.rtype.kind, "apiVersion": self.api_version, "metadata": meta}
+        self._write(orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n")
+
+    def expired(self, message: str) -> None:
+        status = validating.gone(message).body()
+        self._write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        self.close()
+
+    def close(self) -> None:
+        self.bucket.watchers.discard(self)
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def run(
+    stream: WatchStream,
+    store: storing.Store,
+    *,
+    resource_version: str,
+    send_initial_events: bool | None,
+    bookmarks: bool,
+    bookmark_interval: float,
+    timeout_seconds: float | None,
+) -> None:
+    """Replay, register, then keep the stream open until timeout, close or disconnect."""
+    bucket = stream.bucket
+    if resource_version in ("", "0") or send_initial_events:
+        objects = sorted(bucket.in_namespace(stream.namespace), key=_order)
+        for obj in objects:
+            if stream._matches(obj):
+                stream._write_object("ADDED", obj)
+        if send_initial_events and bookmarks:
+            stream.bookmark(store.rv, initial_events_end=True)
+    else:
+        try:
+            since = int(resource_version)
+        except ValueError:
+            stream.expired(f"invalid resource version: {resource_version}")
+            return
+        if since < bucket.floor:
+            stream.expired(f"too old resource version: {since} ({bucket.floor})")
+            return
+        for event in bucket.events_after(since):
+            stream.deliver(event)
+    bucket.watchers.add(stream)
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout_seconds is None else loop.time() + timeout_seconds
+    try:
+        while not stream.done.done():
+            wait = bookmark_interval if bookmarks else None
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                wait = left if wait is None else min(wait, left)
+            waiters: set[asyncio.Future[None]] = {stream.done, stream.sink.closed}
+            finished, _ = await asyncio.wait(
+                waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stream.sink.closed in finished:
+                break
+            if bookmarks and not finished:
+                stream.bookmark(store.rv)
+    finally:
+        stream.close()
+
+
+def _order(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return (meta.get("namespace") or "", meta["name"])
