@@ -1,5 +1,10 @@
-"""The HTTP edge of the agent: health endpoints, webhooks (and the REST API).
+"""The HTTP edge of the agent: probes, webhooks, the REST API, live stream, metrics.
 
-Thin routes over engine functions, served by uvicorn inside the agent's one
-asyncio process.
+``app.create(agent, settings)`` assembles the Starlette application that
+``gitward serve`` runs on uvicorn inside the agent's one asyncio process.
+Thin routes over the agent and the store: ``applications`` (read),
+``actions`` (refresh, sync, rollback, suspend, resume), ``operations``,
+``events``, ``streaming`` (server-sent events), ``metrics`` (Prometheus) and
+``openapi`` (the document); ``auth`` decides who may do what, ``problems``
+shapes error answers, ``views`` the JSON of every answer.
 """

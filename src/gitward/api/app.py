@@ -1,18 +1,57 @@
-"""The Starlette application the agent serves: health, readiness, webhooks."""
+"""The Starlette application the agent serves: probes, webhooks, the REST API,
+the live stream and metrics (and the web UI's routes, through ``extra_routes``).
+
+``gitward serve`` calls :func:`create` once and runs it on uvicorn inside the
+agent's asyncio process. Route modules are thin: they authorise, call the
+agent or the store, and answer JSON views (``views``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from gitward.api import (
+    actions,
+    applications,
+    auth,
+    context,
+    events,
+    metrics,
+    openapi,
+    operations,
+    streaming,
+)
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
 from gitward.engine import webhooks
 
 
-def create(agent: agents.Agent, settings: config_settings.Settings) -> Starlette:
+def create(
+    agent: agents.Agent,
+    settings: config_settings.Settings,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    stream_heartbeat: float = streaming.HEARTBEAT_SECONDS,
+    stream_queue_size: int = streaming.QUEUE_SIZE,
+) -> Starlette:
+    """The agent's HTTP application.
+
+    ``extra_routes`` are mounted after the API's own (the web UI); they must
+    not reuse ``/api/``, ``/metrics`` or the probe paths. ``stream_heartbeat``
+    and ``stream_queue_size`` tune the live stream (tests shorten them).
+    """
+    ctx = context.Context(
+        agent=agent,
+        settings=settings,
+        authenticator=auth.Authenticator(agent.store, settings.auth),
+    )
+    hub = streaming.Hub(ctx, heartbeat=stream_heartbeat, queue_size=stream_queue_size)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -28,10 +67,19 @@ def create(agent: agents.Agent, settings: config_settings.Settings) -> Starlette
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         return JSONResponse({"event": received.event, "queued": list(received.queued)})
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/api/v1/webhooks", webhook, methods=["POST"]),
-        ]
-    )
+    own: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/api/v1/webhooks", webhook, methods=["POST"]),
+        *openapi.routes(),
+        *applications.routes(ctx),
+        *actions.routes(ctx),
+        *operations.routes(ctx),
+        *events.routes(ctx),
+        *streaming.routes(ctx, hub),
+        *metrics.routes(ctx),
+    ]
+    server = Starlette(routes=[*own, *extra_routes])
+    server.state.api = ctx
+    server.state.hub = hub
+    return server
