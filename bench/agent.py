@@ -189,7 +189,17 @@ async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
         print(f"cold start -> all Synced:          {cold:8.1f} s  (agent CPU {cold_cpu:.1f} s)")
         print(f"agent RSS: before {rss_before:.0f} MiB, peak during cold start {peak:.0f} MiB")
 
-        await asyncio.sleep(5)
+        # Let the follow-up work of the cold start finish (status updates of
+        # simulated rollouts, watch events) before measuring the steady state.
+        quiet_since = time.perf_counter()
+        start = time.perf_counter()
+        while time.perf_counter() - start < 180:
+            if len(agent.queue) or agent.queue.processing:
+                quiet_since = time.perf_counter()
+            elif time.perf_counter() - quiet_since >= 3:
+                break
+            await asyncio.sleep(0.1)
+        print(f"queue quiet {time.perf_counter() - start - 3:.1f} s after all Synced")
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         await asyncio.sleep(20)
         steady = (cpu_seconds() - cpu0) / (time.perf_counter() - t0) * 60

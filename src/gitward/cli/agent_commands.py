@@ -59,6 +59,8 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
                     port=int(port),
                     log_level="warning",
                     lifespan="off",
+                    # Open event streams must not hold a shutdown forever.
+                    timeout_graceful_shutdown=5,
                 )
             )
             agent_task = asyncio.create_task(agent.run(), name="agent")

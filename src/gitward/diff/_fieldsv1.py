@@ -137,10 +137,19 @@ def owned_by_others(managed_fields: Any, manager: str, operation: str) -> Node:
     return result
 
 
+# List-map keys the API server defaults when a manifest leaves them out: the
+# managedFields key of `ports: [{containerPort: 80}]` is
+# {"containerPort":80,"protocol":"TCP"}, and Git's item must still match it.
+_KEY_DEFAULTS: Mapping[str, Any] = {"protocol": "TCP"}
+
+
 def _matches(item: Any, keys: Mapping[str, Any]) -> bool:
     if not isinstance(item, Mapping):
         return False
-    return all(k in item and comparing.same(item[k], v) for k, v in keys.items())
+    return all(
+        comparing.same(item[k], v) if k in item else k in _KEY_DEFAULTS and _KEY_DEFAULTS[k] == v
+        for k, v in keys.items()
+    )
 
 
 @functools.lru_cache(maxsize=4096)

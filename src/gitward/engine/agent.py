@@ -41,6 +41,7 @@ from gitward.config import applications
 from gitward.config import settings as config_settings
 from gitward.engine import (
     catalog,
+    metrics,
     persisting,
     policies,
     queueing,
@@ -100,6 +101,8 @@ class Agent:
         )
         self.clock = clock
         self.queue = queueing.WorkQueue()
+        self.metrics = runtime.metrics
+        self.metrics.track_queue(lambda: len(self.queue))
         self.apps: dict[str, states.AppState] = {}
         self.catalog: catalog.Catalog | None = None
         self.root_revision = ""
@@ -266,6 +269,8 @@ class Agent:
                 await asyncio.wait_for(self._root_wakeup.wait(), self._jittered())
 
     async def _apply_catalog(self, loaded: catalog.Catalog) -> None:
+        # Before anything is queued: workers read Projects from it.
+        self.catalog = loaded
         for problem in loaded.problems:
             await self._event("", "Warning", "InvalidSpec", problem)
         for name, declared in loaded.apps.items():
@@ -286,7 +291,6 @@ class Agent:
             state = self.apps.pop(name)
             self.queue.forget(name)
             await self._removed(state)
-        self.catalog = loaded
 
     async def _removed(self, state: states.AppState) -> None:
         """An Application left Git: stop reconciling it; delete what it managed
@@ -309,6 +313,7 @@ class Agent:
                     await target.delete(key, uid=str(meta.get("uid") or ""))
             except errors.GitwardError as exc:
                 await self._event(state.name, "Warning", exc.reason, f"cascade delete: {exc}")
+        self.metrics.forget(state.name)
         await self.store.delete_app(state.name)
         await self._event(state.name, "Normal", "Removed", "no longer declared in Git")
 
@@ -324,7 +329,8 @@ class Agent:
 
     async def _fetch(self, url: str) -> source_base.FetchResult | None:
         try:
-            return await self.runtime.sources.fetch(self.runtime.repo(url))
+            with self.metrics.git_fetch(url):
+                return await self.runtime.sources.fetch(self.runtime.repo(url))
         except errors.GitwardError as exc:
             _log.warning("fetch failed", error=str(exc))
             return None
@@ -471,6 +477,8 @@ class Agent:
                     self._running[item.app] = (task, "")
                     try:
                         await task
+                        reconciled = state.conditions.get(states.RECONCILED)
+                        self.metrics.reconciled(item.app, reconciled is None or reconciled.status)
                     except asyncio.CancelledError:
                         current = asyncio.current_task()
                         if current is not None and current.cancelling():
@@ -592,6 +600,7 @@ class Agent:
                 )
                 if report.operation.phase is operations.OperationPhase.SUCCEEDED:
                     if drift:
+                        self.metrics.drift(state.name, metrics.DriftKind.CORRECTED)
                         await self._event(
                             state.name,
                             "Normal",
@@ -674,6 +683,9 @@ class Agent:
         await self.store.finish_operation(op_id, report.operation)
         if dry_run:
             return report
+        self.metrics.synced(
+            state.name, report.operation.phase is operations.OperationPhase.SUCCEEDED
+        )
         op = report.operation
         now = self.clock()
         if op.phase is operations.OperationPhase.SUCCEEDED:
@@ -799,7 +811,8 @@ class Agent:
             return
         target = self.runtime.target(state.app.spec.destination.target)
         try:
-            health = await waiting.assess(target, sorted(state.managed_keys))
+            with self.metrics.stage(metrics.Stage.HEALTH):
+                health = await waiting.assess(target, sorted(state.managed_keys))
         except errors.GitwardError as exc:
             state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
             return

@@ -18,7 +18,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.diff import base as diff_base
 from gitward.diff import planning
-from gitward.engine import policies, runtimes, syncing
+from gitward.engine import metrics, policies, runtimes, syncing
 from gitward.model import operations, plans, resources
 from gitward.render import base as render_base
 from gitward.render import rendering
@@ -64,7 +64,8 @@ async def desired_state(
     """
     source = app.spec.source
     repo = runtime.repo(source.repo_url)
-    fetched = await runtime.sources.fetch(repo, max_age=max_age)
+    with runtime.metrics.stage(metrics.Stage.SOURCE):
+        fetched = await runtime.sources.fetch(repo, max_age=max_age)
     resolved = await runtime.sources.resolve(repo, revision or source.ref)
     key_ref = signature_key_ref(app, project)
     if key_ref:
@@ -84,7 +85,8 @@ async def desired_state(
         if app.spec.decryption is not None
         else None,
     )
-    rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
+    with runtime.metrics.stage(metrics.Stage.RENDER):
+        rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
     stale = fetched.error if fetched.stale else ""
     return Desired(revision=resolved, rendered=rendered, stale_source=stale)
 
@@ -132,6 +134,18 @@ async def plan(
     force, so the plan shows what gitward would make of each object even where
     another manager owns a field; the real apply reports such conflicts).
     """
+    with runtime.metrics.stage(metrics.Stage.PLAN):
+        return await _plan(runtime, app, desired, prune=prune, project=project)
+
+
+async def _plan(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    desired: Desired,
+    *,
+    prune: bool | None,
+    project: applications.Project | None,
+) -> plans.Plan:
     target = runtime.target(app.spec.destination.target)
     policies.check_application(app, project)
     prepared = await target.prepare(
@@ -265,7 +279,20 @@ async def apply_plan(
         on_write=on_write,
     )
     target = runtime.target(app.spec.destination.target)
-    outcome = await syncing.execute(the_plan, target, options, clock=time.monotonic)
+    with runtime.metrics.stage(metrics.Stage.APPLY):
+        outcome = await syncing.execute(the_plan, target, options, clock=time.monotonic)
+    failed = sum(1 for r in outcome.results if r.code is operations.ResultCode.FAILED)
+    done = sum(
+        1
+        for r in outcome.results
+        if r.code
+        in (
+            operations.ResultCode.CREATED,
+            operations.ResultCode.CONFIGURED,
+            operations.ResultCode.PRUNED,
+        )
+    )
+    runtime.metrics.apply_requests(ok=done, failed=failed)
     operation = operations.Operation(
         app=app.name,
         revision=revision,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gitward import errors
 from gitward.config import settings as config_settings
-from gitward.engine import documents
+from gitward.engine import documents, metrics
 from gitward.render import sops
 from gitward.source import base as source_base
 from gitward.source import credentials as source_credentials
@@ -62,6 +62,7 @@ class Runtime:
         self.options = options
         self.sources = sources
         self.concurrency = 8
+        self.metrics = metrics.Metrics()
         self._targets: dict[str, targets.Target] = {}
         self._decryption: dict[str, sops.Decryption] = {}
         self._signing: dict[str, source_base.SignaturePolicy] = {}
