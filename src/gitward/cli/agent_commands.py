@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from gitward import errors
+from gitward import errors, web
 from gitward.api import app as api_app
 from gitward.cli import logs
 from gitward.config import settings as config_settings
@@ -54,7 +54,7 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
             agent = agents.Agent(settings, runtime, store)
             server = uvicorn.Server(
                 uvicorn.Config(
-                    api_app.create(agent, settings),
+                    api_app.create(agent, settings, extra_routes=web.routes(agent, settings)),
                     host=host or "127.0.0.1",
                     port=int(port),
                     log_level="warning",

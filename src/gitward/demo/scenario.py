@@ -19,6 +19,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from gitward import web
 from gitward.api import app as api_app
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
@@ -249,9 +250,9 @@ async def run(
             options = runtimes.RuntimeOptions(settings=settings)
             async with runtimes.Runtime.open(options) as runtime:
                 agent = agents.Agent(settings, runtime, store)
-                web = uvicorn.Server(
+                http = uvicorn.Server(
                     uvicorn.Config(
-                        api_app.create(agent, settings),
+                        api_app.create(agent, settings, extra_routes=web.routes(agent, settings)),
                         host="127.0.0.1",
                         port=api_port,
                         log_level="warning",
@@ -260,7 +261,7 @@ async def run(
                 )
                 tasks = [
                     asyncio.create_task(agent.run(), name="agent"),
-                    asyncio.create_task(web.serve(), name="api"),
+                    asyncio.create_task(http.serve(), name="api"),
                 ]
                 console.print(
                     f"API test server {server.url} · git repository {demo.remote} · "
@@ -272,7 +273,7 @@ async def run(
                     if keep_running:
                         await asyncio.Event().wait()
                 finally:
-                    web.should_exit = True
+                    http.should_exit = True
                     tasks[0].cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
         finally:
