@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # Debian packages the test suite uses (sshd for ssh:// fetches, PostgreSQL for
 # the store, gpg for signed commits). Installed when missing and running as
 # root (CI, fresh machines); services are not started by the install.
-SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry
+SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)

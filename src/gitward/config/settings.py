@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from gitward import errors
-from gitward.config import applications, durations
+from gitward.config import applications, durations, images
 
 
 class TargetSettings(applications._Spec):
@@ -151,6 +151,11 @@ class Settings(applications._Spec):
         default_factory=dict,
         alias="signingKeys",
         description="Named sets of keys allowed to sign commits.",
+    )
+    image_policies: list[images.ImagePolicy] = Field(
+        default_factory=list,
+        alias="imagePolicies",
+        description="Registries to watch; a newer tag is committed to Git, never applied directly.",
     )
     decryption_keys: dict[str, DecryptionKey] = Field(
         default_factory=dict,

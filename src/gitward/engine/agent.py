@@ -41,6 +41,7 @@ from gitward.config import applications
 from gitward.config import settings as config_settings
 from gitward.engine import (
     catalog,
+    imaging,
     metrics,
     persisting,
     policies,
@@ -54,7 +55,7 @@ from gitward.engine import (
 from gitward.health import assessing
 from gitward.model import operations, plans, resources, status
 from gitward.source import base as source_base
-from gitward.source import webhooks
+from gitward.source import committing, webhooks
 from gitward.store import base as store_base
 from gitward.targets import base as targets
 
@@ -116,6 +117,7 @@ class Agent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._root_wakeup = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
+        self.image_statuses: dict[str, imaging.PolicyStatus] = {}
         # Statuses saved by a previous run, applied to Applications as the
         # catalog declares them again (restart without re-applying).
         self._restored: dict[str, store_base.AppRecord] = {}
@@ -132,12 +134,38 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._root_loop())
                 group.create_task(self._resync_loop())
+                if self.settings.image_policies:
+                    group.create_task(
+                        imaging.watch_images(
+                            self.runtime,
+                            self.settings.image_policies,
+                            statuses=self.image_statuses,
+                            on_commit=self._image_committed,
+                        )
+                    )
                 for _ in range(self.options.workers):
                     group.create_task(self._worker())
         finally:
             self.queue.close()
             for task in [*self._pollers.values(), *self._watches.values(), *self._tasks]:
                 task.cancel()
+
+    def _image_committed(self, policy: str, pushed: committing.Pushed) -> None:
+        """An image policy pushed a commit: fetch it now rather than at the next poll."""
+        spec = next(p for p in self.settings.image_policies if p.name == policy)
+        task = asyncio.create_task(self._refresh_repository(spec.update.repo_url, policy, pushed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_repository(self, url: str, policy: str, pushed: committing.Pushed) -> None:
+        await self._fetch(url)
+        resolved: dict[tuple[str, str], str] = {}
+        wanted = webhooks.normalise_url(url)
+        for state in list(self.apps.values()):
+            if webhooks.normalise_url(state.app.spec.source.repo_url) != wanted:
+                continue
+            if await self._ref_moved(state, resolved):
+                self.queue.add(state.name, f"new commit {pushed.sha[:12]} by image policy {policy}")
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
         """``listener(app)`` is called after every status change (API live updates)."""

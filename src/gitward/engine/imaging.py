@@ -20,7 +20,7 @@ import contextlib
 import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -56,9 +56,9 @@ def ci_run(environ: Mapping[str, str] | None = None) -> str:
     """A line naming the CI run, from the environment the CI system sets ('' outside CI).
 
     GitHub Actions (``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``/``GITHUB_RUN_ID``),
-    GitLab CI (``CI_PIPELINE_URL``, else ``CI_JOB_URL``), Jenkins (``BUILD_URL``),
-    Buildkite (``BUILDKITE_BUILD_URL``), CircleCI (``CIRCLE_BUILD_URL``),
-    Azure Pipelines, Drone and Woodpecker.
+    GitLab CI and Woodpecker (``CI_PIPELINE_URL``, else ``CI_JOB_URL``), Jenkins
+    (``BUILD_URL``), Buildkite (``BUILDKITE_BUILD_URL``), CircleCI
+    (``CIRCLE_BUILD_URL``), Drone (``DRONE_BUILD_LINK``) and Azure Pipelines.
     """
     env = os.environ if environ is None else environ
     run_id = env.get("GITHUB_RUN_ID", "")
@@ -75,7 +75,6 @@ def ci_run(environ: Mapping[str, str] | None = None) -> str:
         "BUILDKITE_BUILD_URL",
         "CIRCLE_BUILD_URL",
         "DRONE_BUILD_LINK",
-        "CI_PIPELINE_URL_WOODPECKER",
     ):
         if env.get(name):
             return env[name]
@@ -114,7 +113,7 @@ def edit_tree(
     wanted = references.parse(image)
     if not wanted.tag and not wanted.digest:
         raise references.InvalidReference(f"{image!r} names no tag or digest to set")
-    found = locating.scan(root, [path], key=key)
+    found = locating.scan(root, [path], key=key, image=image)
     pins = locating.for_image(found, image)
     where = f"path {path or '/'!r}"
     if not pins:
@@ -229,6 +228,7 @@ class _Compiled:
     spec: images_config.ImagePolicy
     tags: policies.TagPolicy
     credentials: registries.Credentials | None
+    ca_file: Path | None
 
 
 def compile_policy(spec: images_config.ImagePolicy) -> _Compiled:
@@ -262,7 +262,8 @@ def compile_policy(spec: images_config.ImagePolicy) -> _Compiled:
             password_file=Path(access.password_file).expanduser() if access.password_file else None,
         )
     committing.Author(spec.update.author.name, spec.update.author.email)
-    return _Compiled(spec, tags, credentials)
+    ca_file = Path(access.ca_file).expanduser() if access.ca_file else None
+    return _Compiled(spec, tags, credentials, ca_file)
 
 
 async def check_policy(
@@ -280,7 +281,7 @@ async def check_policy(
         spec.image,
         credentials=compiled.credentials,
         insecure=access.insecure,
-        ca_file=Path(access.ca_file).expanduser() if access.ca_file else None,
+        ca_file=compiled.ca_file,
         timeout=access.timeout,
         transport=transport,
     )
