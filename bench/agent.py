@@ -133,9 +133,21 @@ async def main(apps: int, per_app: int) -> None:
         kubeconfig = root / "kubeconfig"
         api_port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gitward", "testing", "kube-api", "--port", str(api_port),
-             "--kubeconfig-out", str(kubeconfig), "--workload-delay", "0.2"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gitward",
+                "testing",
+                "kube-api",
+                "--port",
+                str(api_port),
+                "--kubeconfig-out",
+                str(kubeconfig),
+                "--workload-delay",
+                "0.2",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(200):
@@ -143,27 +155,32 @@ async def main(apps: int, per_app: int) -> None:
                     break
                 await asyncio.sleep(0.05)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as kube:
-                await kube.post("/api/v1/namespaces", json={
-                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
+                await kube.post(
+                    "/api/v1/namespaces",
+                    json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}},
+                )
                 await run_agent(root, remote, work, kubeconfig, kube, apps)
         finally:
             server.terminate()
             server.wait(10)
 
 
-async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
-                    kube: httpx.AsyncClient, apps: int) -> None:
+async def run_agent(
+    root: Path, remote: Path, work: Path, kubeconfig: Path, kube: httpx.AsyncClient, apps: int
+) -> None:
     port = free_port()
-    settings = config_settings.Settings.model_validate({
-        "targets": {"bench": {"kubeconfig": str(kubeconfig)}},
-        "root": {"repoURL": remote.as_uri(), "ref": "main", "path": "apps"},
-        "store": f"sqlite:///{root / 'state.db'}",
-        "cacheDir": str(root / "cache"),
-        "pollInterval": "1s",
-        "workers": 8,
-        "listen": f"127.0.0.1:{port}",
-        "webhooks": [{"url": "*", "secretEnv": "BENCH_HOOK_SECRET"}],
-    })
+    settings = config_settings.Settings.model_validate(
+        {
+            "targets": {"bench": {"kubeconfig": str(kubeconfig)}},
+            "root": {"repoURL": remote.as_uri(), "ref": "main", "path": "apps"},
+            "store": f"sqlite:///{root / 'state.db'}",
+            "cacheDir": str(root / "cache"),
+            "pollInterval": "1s",
+            "workers": 8,
+            "listen": f"127.0.0.1:{port}",
+            "webhooks": [{"url": "*", "secretEnv": "BENCH_HOOK_SECRET"}],
+        }
+    )
     os.environ["BENCH_HOOK_SECRET"] = "bench"
     store = storing.SqlStore(settings.store)
     await store.open()
@@ -171,8 +188,15 @@ async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
     cpu_before = cpu_seconds()
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
         agent = agents.Agent(settings, runtime, store)
-        web = uvicorn.Server(uvicorn.Config(api_app.create(agent, settings), host="127.0.0.1",
-                                            port=port, log_level="warning", lifespan="off"))
+        web = uvicorn.Server(
+            uvicorn.Config(
+                api_app.create(agent, settings),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
         tasks = [asyncio.create_task(agent.run()), asyncio.create_task(web.serve())]
         peak = rss_mib()
 
@@ -185,7 +209,9 @@ async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
 
         cold = await wait_for(all_synced)
         cold_cpu = cpu_seconds() - cpu_before
-        print(f"applications: {apps} x {len(next(iter(agent.apps.values())).managed_keys)} resources")
+        print(
+            f"applications: {apps} x {len(next(iter(agent.apps.values())).managed_keys)} resources"
+        )
         print(f"cold start -> all Synced:          {cold:8.1f} s  (agent CPU {cold_cpu:.1f} s)")
         print(f"agent RSS: before {rss_before:.0f} MiB, peak during cold start {peak:.0f} MiB")
 
@@ -207,35 +233,53 @@ async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
 
         async def image_is(name: str, tag: str) -> bool:
             got = await kube.get(f"/apis/apps/v1/namespaces/bench/deployments/{name}")
-            return got.status_code == 200 and got.json()["spec"]["template"]["spec"][
-                "containers"][0]["image"].endswith(f":{tag}")
+            return got.status_code == 200 and got.json()["spec"]["template"]["spec"]["containers"][
+                0
+            ]["image"].endswith(f":{tag}")
 
         # A commit touching one app, seen by polling.
         (work / "src" / "app-007" / "all.yaml").write_text(
-            (work / "src" / "app-007" / "all.yaml").read_text().replace(":v1", ":v2"))
+            (work / "src" / "app-007" / "all.yaml").read_text().replace(":v1", ":v2")
+        )
         git("commit", "-qam", "app-007 v2", cwd=work)
         cpu0 = cpu_seconds()
         git("push", "-q", "origin", "HEAD:main", cwd=work)
         polled = await wait_for(lambda: image_is("app-007", "v2"))
         await asyncio.sleep(3)
-        print(f"commit -> applied (poll, 1 s):     {polled:8.2f} s  "
-              f"(agent CPU for the commit incl. 3 s after: {cpu_seconds() - cpu0:.2f} s)")
+        print(
+            f"commit -> applied (poll, 1 s):     {polled:8.2f} s  "
+            f"(agent CPU for the commit incl. 3 s after: {cpu_seconds() - cpu0:.2f} s)"
+        )
 
         # The same through a webhook.
         before = git("rev-parse", "HEAD", cwd=work)
         (work / "src" / "app-011" / "all.yaml").write_text(
-            (work / "src" / "app-011" / "all.yaml").read_text().replace(":v1", ":v2"))
+            (work / "src" / "app-011" / "all.yaml").read_text().replace(":v1", ":v2")
+        )
         git("commit", "-qam", "app-011 v2", cwd=work)
         git("push", "-q", "origin", "HEAD:main", cwd=work)
         after = git("rev-parse", "HEAD", cwd=work)
-        body = json.dumps({"ref": "refs/heads/main", "before": before, "after": after,
-                           "repository": {"clone_url": remote.as_uri()}, "commits": []}).encode()
+        body = json.dumps(
+            {
+                "ref": "refs/heads/main",
+                "before": before,
+                "after": after,
+                "repository": {"clone_url": remote.as_uri()},
+                "commits": [],
+            }
+        ).encode()
         sig = hmac.new(b"bench", body, hashlib.sha256).hexdigest()
         start = time.perf_counter()
         async with httpx.AsyncClient() as client:
-            await client.post(f"http://127.0.0.1:{port}/api/v1/webhooks", content=body, headers={
-                "X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={sig}",
-                "Content-Type": "application/json"})
+            await client.post(
+                f"http://127.0.0.1:{port}/api/v1/webhooks",
+                content=body,
+                headers={
+                    "X-GitHub-Event": "push",
+                    "X-Hub-Signature-256": f"sha256={sig}",
+                    "Content-Type": "application/json",
+                },
+            )
         await wait_for(lambda: image_is("app-011", "v2"))
         print(f"commit -> applied (webhook):       {time.perf_counter() - start:8.2f} s")
 
@@ -243,7 +287,8 @@ async def run_agent(root: Path, remote: Path, work: Path, kubeconfig: Path,
         patched = await kube.patch(
             "/apis/apps/v1/namespaces/bench/deployments/app-003?fieldManager=kubectl-edit",
             json={"spec": {"replicas": 7}},
-            headers={"Content-Type": "application/merge-patch+json"})
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         assert patched.status_code == 200, patched.text
         start = time.perf_counter()
 

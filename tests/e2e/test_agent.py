@@ -90,6 +90,7 @@ class AgentProcess:
         *,
         poll: str = "0.5s",
         webhook_secret: str = "",
+        extra_config: str = "",
     ) -> None:
         self.tmp = tmp_path
         self.port = free_port()
@@ -104,7 +105,7 @@ class AgentProcess:
             f"store: sqlite:///{self.db}\n"
             f"cacheDir: {tmp_path / 'agent-cache'}\n"
             f"pollInterval: {poll}\n"
-            f"listen: 127.0.0.1:{self.port}\n{webhooks}"
+            f"listen: 127.0.0.1:{self.port}\n{webhooks}{extra_config}"
         )
         self.env = env | {"HOOK_SECRET": webhook_secret, "GITWARD_LOG_FORMAT": "json"}
         self.log = tmp_path / "agent.log"
