@@ -100,3 +100,59 @@ def test_each_manifest_is_checked_and_the_first_violation_is_named() -> None:
             PROJECT,
             [manifest("ClusterRole", "admin", api="rbac.authorization.k8s.io/v1")],
         )
+
+
+@pytest.mark.slow
+async def test_a_manifest_outside_the_project_fails_the_plan_and_nothing_is_applied(
+    git: Any, cluster: Any, tmp_path: Any
+) -> None:
+    from gitward.config import settings as config_settings
+    from gitward.engine import reconciling, runtimes
+    from tests.fixtures import create_namespace, kget
+
+    create_namespace(cluster, "team-a")
+    git.commit(
+        "mixed",
+        {
+            "app/ok.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {a: b}\n",
+            "app/evil.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata: {name: evil, namespace: kube-system}\ndata: {a: b}\n",
+        },
+    )
+    project = applications.parse_project(
+        {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "Project",
+            "metadata": {"name": "team-a"},
+            "spec": {
+                "sourceRepos": [git.url],
+                "destinations": [{"target": "test", "namespace": "team-a"}],
+            },
+        },
+        "projects/team-a.yaml",
+    )
+    the_app = applications.parse(
+        {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "Application",
+            "metadata": {"name": "web", "project": "team-a"},
+            "spec": {
+                "source": {"repoURL": git.url, "ref": "main", "path": "app"},
+                "destination": {"target": "test", "namespace": "team-a"},
+            },
+        },
+        "web.yaml",
+    )
+    settings = config_settings.Settings.model_validate(
+        {
+            "targets": {"test": {"kubeconfig": str(cluster.kubeconfig)}},
+            "cacheDir": str(tmp_path / "cache"),
+        }
+    )
+    async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
+        report = await reconciling.sync(runtime, the_app, trigger="test", project=project)
+    assert report.operation.reason == "PolicyViolation"
+    assert "ConfigMap kube-system/evil" in report.operation.message
+    assert "app/evil.yaml" in report.operation.message
+    assert report.operation.results == ()
+    assert kget(cluster, "-n", "team-a", "configmap", "ok") is None

@@ -27,9 +27,10 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from gitward.cli import consoles
 
 EXIT_OK = 0
 EXIT_NOT_READY = 1
@@ -44,8 +45,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = consoles.Lazy()
+_err = consoles.Lazy(stderr=True)
 
 ServerOpt = Annotated[
     str,
@@ -581,7 +582,7 @@ def _wait(api: _Api, name: str, timeout: float, *, after: str | None, show: bool
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=_err,
+        console=_err.console(),
         transient=False,
     ) as progress:
         synced = progress.add_task("synced", total=None, status="")

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from gitward import errors
+from gitward.cli import consoles
 from gitward.config import applications
 from gitward.engine import catalog, documents, imaging, previews, promoting, reports, runtimes
 from gitward.source import committing
@@ -35,8 +35,8 @@ T = TypeVar("T")
 EXIT_INPUT = 2
 EXIT_UNAVAILABLE = 3
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = consoles.Lazy()
+_err = consoles.Lazy(stderr=True)
 
 ConfigOpt = Annotated[
     Path | None,

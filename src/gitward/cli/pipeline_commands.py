@@ -16,10 +16,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from gitward import errors
+from gitward.cli import consoles
 from gitward.engine import documents, reconciling, reports, runtimes
 from gitward.model import operations, plans
 
@@ -32,8 +32,8 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_UNAVAILABLE = 3
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = consoles.Lazy()
+_err = consoles.Lazy(stderr=True)
 
 AppFile = Annotated[Path, typer.Argument(help="Application YAML file.", show_default=False)]
 ConfigOpt = Annotated[

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gitward import errors
 from gitward.api import auth
+from gitward.cli import consoles
 from gitward.engine import documents
 from gitward.store import base as store_base
 from gitward.store import storing
@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 app = typer.Typer(help="API tokens (stored hashed in the agent's store).", no_args_is_help=True)
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = consoles.Lazy()
+_err = consoles.Lazy(stderr=True)
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="The agent's configuration (names the store).")
