@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gitward.cli import logs
 from gitward.config import applications, settings
 from gitward.engine import reconciling, runtimes
-from gitward.testing import kubeapi
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
@@ -42,6 +43,12 @@ def manifests(count: int, namespace: str, tag: str) -> str:
                 f"        - name: app\n          image: example/app:{tag}\n"
             )
     return "---\n".join(docs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -69,11 +76,36 @@ async def main(count: int) -> None:
         git("add", "-A", cwd=work)
         git("commit", "-q", "-m", "bench", cwd=work)
 
-        async with kubeapi.KubeAPIServer(workload_delay=0.05) as server:
-            kubeconfig = server.write_kubeconfig(root / "kubeconfig")
+        # The API server in its own process, like a real cluster: gitward and
+        # kubectl are measured against the same, separate server.
+        kubeconfig = root / "kubeconfig"
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gitward",
+                "testing",
+                "kube-api",
+                "--port",
+                str(port),
+                "--kubeconfig-out",
+                str(kubeconfig),
+                "--workload-delay",
+                "0.05",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(400):
+                if kubeconfig.exists():
+                    break
+                await asyncio.sleep(0.05)
             env = {**os.environ, "HOME": str(root)}
             for ns in ("bench", "kubectl"):
-                subprocess.run(
+                await asyncio.to_thread(
+                    subprocess.run,
                     [KUBECTL, "--kubeconfig", str(kubeconfig), "create", "namespace", ns],
                     check=True,
                     capture_output=True,
@@ -132,6 +164,9 @@ async def main(count: int) -> None:
 
             kubectl_first = await asyncio.to_thread(kubectl_apply)
             kubectl_again = await asyncio.to_thread(kubectl_apply)
+        finally:
+            server.terminate()
+            server.wait(10)
 
     print(f"resources: {count}")
     print(f"gitward first sync (fetch+render+plan+apply): {first:7.2f} s")
@@ -144,4 +179,5 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resources", type=int, default=500)
+    logs.configure()
     asyncio.run(main(parser.parse_args().resources))
