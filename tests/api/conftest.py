@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,8 @@ from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
 from gitward.engine import runtimes
 from gitward.testing import kubeapi, stores
+from tests.fixtures import Git
+from tests.manifests import configmap, deployment, secret
 
 # A value that must never appear in any API answer, in clear or base64.
 CANARY = "CANARY-7f3a9c-do-not-leak"
@@ -52,39 +53,6 @@ TOKENS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def secret_of(token_name: str) -> str:
     return f"gw_test_{token_name}_secret"
-
-
-def configmap(name: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: '{value}'\n"
-    )
-
-
-def secret(name: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: Opaque\n"
-        f"stringData:\n  password: '{value}'\n"
-    )
-
-
-def deployment(name: str, image: str) -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-"""
 
 
 def application(
@@ -111,43 +79,6 @@ kind: Project
 metadata: {name: team}
 spec: {description: the team}
 """
-
-
-class Git:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.remote = root / "remote.git"
-        self.work = root / "work"
-        self.env = env
-        self.run("init", "-q", "--bare", "-b", "main", str(self.remote), cwd=root)
-        self.run("clone", "-q", str(self.remote), str(self.work), cwd=root)
-
-    @property
-    def url(self) -> str:
-        return self.remote.as_uri()
-
-    def run(self, *args: str, cwd: Path | None = None) -> str:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd or self.work,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip()
-
-    def commit(self, message: str, files: dict[str, str | None]) -> str:
-        for rel, text in files.items():
-            path = self.work / rel
-            if text is None:
-                path.unlink()
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        self.run("add", "-A")
-        self.run("commit", "-q", "-m", message)
-        self.run("push", "-q", "origin", "HEAD:main")
-        return self.run("rev-parse", "HEAD")
 
 
 @pytest.fixture

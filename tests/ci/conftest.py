@@ -19,26 +19,6 @@ images:
 """
 
 
-def deployment(name: str, image: str) -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-"""
-
-
 def application(name: str, url: str, path: str, namespace: str, extra: str = "") -> str:
     return f"""\
 apiVersion: gitward.dev/v1

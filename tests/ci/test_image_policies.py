@@ -20,10 +20,11 @@ from gitward import errors
 from gitward.config import images as images_config
 from gitward.config import settings as config_settings
 from gitward.engine import imaging, runtimes
-from tests.ci.conftest import KUSTOMIZATION, deployment, log, show
+from tests.ci.conftest import KUSTOMIZATION, log, show
 from tests.e2e.test_agent import AgentProcess, application, eventually
 from tests.fixtures import Git, create_namespace, kget
 from tests.images import registry as registry_server
+from tests.manifests import deployment
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.ci.conftest import application, deployment
+from tests.ci.conftest import application
 from tests.fixtures import Git, Gitward, create_namespace
+from tests.manifests import deployment
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.ci.conftest import application, deployment, log, show
+from tests.ci.conftest import application, log, show
 from tests.fixtures import Git, Gitward, create_namespace, kget
+from tests.manifests import deployment
 
 pytestmark = pytest.mark.slow
 

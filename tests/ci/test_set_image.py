@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ci.conftest import KUSTOMIZATION, deployment, log, show
+from tests.ci.conftest import KUSTOMIZATION, log, show
 from tests.fixtures import Git
+from tests.manifests import deployment
 
 GITHUB = {
     "GITHUB_SERVER_URL": "https://github.example.com",

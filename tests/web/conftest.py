@@ -24,6 +24,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests import manifests
+from tests.fixtures import Git
+from tests.manifests import configmap, secret
 
 from gitward import web
 from gitward.api import app as api_app
@@ -57,37 +60,8 @@ def token_of(name: str) -> str:
     return f"gw_ui_test_{name}_token"
 
 
-def configmap(name: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: '{value}'\n"
-    )
-
-
-def secret(name: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: Opaque\n"
-        f"stringData:\n  password: '{value}'\n"
-    )
-
-
 def deployment(name: str, image: str) -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-"""
+    return manifests.deployment(name, image, replicas=2)
 
 
 def application(name: str, url: str, path: str, *, automated: bool) -> str:
@@ -101,45 +75,6 @@ spec:
   destination: {{target: test, namespace: default}}
   syncPolicy: {policy}
 """
-
-
-class Git:
-    """A working clone whose commits are pushed to a bare "remote"."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.remote = root / "remote.git"
-        self.work = root / "work"
-        self.env = env
-        self.run("init", "-q", "--bare", "-b", "main", str(self.remote), cwd=root)
-        self.run("clone", "-q", str(self.remote), str(self.work), cwd=root)
-
-    @property
-    def url(self) -> str:
-        return self.remote.as_uri()
-
-    def run(self, *args: str, cwd: Path | None = None) -> str:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd or self.work,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip()
-
-    def commit(self, message: str, files: dict[str, str | None]) -> str:
-        for rel, text in files.items():
-            path = self.work / rel
-            if text is None:
-                path.unlink()
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        self.run("add", "-A")
-        self.run("commit", "-q", "-m", message)
-        self.run("push", "-q", "origin", "HEAD:main")
-        return self.run("rev-parse", "HEAD")
 
 
 @dataclass

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.web.conftest import APP, Stack, assert_no_secret, configmap, token_of
+from tests.manifests import configmap
+from tests.web.conftest import APP, Stack, assert_no_secret, token_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -10,7 +10,8 @@ import asyncio
 import re
 
 import pytest
-from tests.web.conftest import APP, CANARY_2, Stack, assert_no_secret, configmap, secret, token_of
+from tests.manifests import configmap, secret
+from tests.web.conftest import APP, CANARY_2, Stack, assert_no_secret, token_of
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
