@@ -26,6 +26,7 @@ import pytest
 
 from gitward.store import storing
 from tests.fixtures import Git, create_namespace, kget, kubectl
+from tests.manifests import deployment
 
 pytestmark = pytest.mark.slow
 
@@ -36,26 +37,6 @@ metadata:
   name: {name}
 data:
   value: "{value}"
-"""
-
-
-def deployment(name: str, image: str, replicas: int = 1) -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
 """
 
 
