@@ -418,3 +418,44 @@ def test_depends_on_waits_for_synced_and_healthy_dependencies(
     assert kget(cluster, "-n", "agent", "configmap", "api") is None
     git.commit("db fixed", {"db/deploy.yaml": deployment("db", "example/db:2")})
     eventually(lambda: kget(cluster, "-n", "agent", "configmap", "api"), "api synced after db")
+
+
+def test_application_removed_from_git_stops_and_cascades_only_when_asked(
+    git: Git, cluster: Any, agent_factory: Callable[..., AgentProcess]
+) -> None:
+    create_namespace(cluster, "agent")
+    git.commit(
+        "two apps",
+        {
+            "apps/kept.yaml": application("kept", git.url, "kept"),
+            "apps/gone.yaml": application("gone", git.url, "gone").replace(
+                "    healthTimeout: 60s\n", "    healthTimeout: 60s\n    cascadeDelete: true\n"
+            ),
+            "apps/stays.yaml": application("stays", git.url, "stays"),
+            "kept/cm.yaml": CONFIGMAP.format(name="kept", value="1"),
+            "gone/cm.yaml": CONFIGMAP.format(name="gone", value="1"),
+            "stays/cm.yaml": CONFIGMAP.format(name="stays", value="1"),
+        },
+    )
+    agent = agent_factory(git.url)
+    agent.start()
+    eventually(lambda: kget(cluster, "-n", "agent", "configmap", "kept"), "kept synced")
+    eventually(lambda: kget(cluster, "-n", "agent", "configmap", "gone"), "gone synced")
+    git.commit("remove both Applications", {"apps/kept.yaml": None, "apps/gone.yaml": None})
+    eventually(lambda: agent.status("kept") is None, "kept no longer reconciled")
+    eventually(lambda: kget(cluster, "-n", "agent", "configmap", "gone") is None, "cascade")
+    assert agent.status("stays") is not None
+    # Without cascadeDelete the objects stay, and drift on them is no longer corrected.
+    kubectl(
+        cluster,
+        "-n",
+        "agent",
+        "patch",
+        "configmap",
+        "kept",
+        "--type=merge",
+        "-p",
+        '{"data":{"value":"by-hand"}}',
+    )
+    time.sleep(2)
+    assert kget(cluster, "-n", "agent", "configmap", "kept")["data"]["value"] == "by-hand"
