@@ -149,20 +149,7 @@ def test_unknown_environment_is_an_input_error(git: Git, gitward: Gitward, tmp_p
 def test_promotion_as_a_pull_request_branch(git: Git, gitward: Gitward, tmp_path: Path) -> None:
     files = _seed(git, tmp_path)
     apps = [a for n in ("web-staging", "web-production") for a in ("--app", str(files[n]))]
-    missing = gitward(
-        "promote",
-        "web",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-        *apps,
-        "--as-branch",
-        "promote/web",
-        expect=2,
-    )
-    assert "branch promote/web does not exist" in missing.stderr
-    git.run("push", "-q", "origin", "main:promote/web")
+    # The pull-request branch does not exist yet: it is created from main.
     done = gitward(
         "promote",
         "web",
@@ -175,5 +162,17 @@ def test_promotion_as_a_pull_request_branch(git: Git, gitward: Gitward, tmp_path
         "promote/web",
     )
     assert "to branch promote/web" in done.stdout
+    again = gitward(
+        "promote",
+        "web",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        *apps,
+        "--as-branch",
+        "promote/web",
+    )
+    assert "nothing to promote" in again.stdout.lower() or "already" in again.stdout.lower()
     assert len(log(git)) == 1  # main untouched
     assert "newTag: 1.1.0" in show(git, "web/overlays/production/kustomization.yaml", "promote/web")

@@ -221,8 +221,8 @@ async def promote(
     """Copy the versions of ``app``'s ``from_env`` to its ``to_env`` in one commit.
 
     The commit lands on the target environment's branch (``branch`` or its
-    Application's ref), or on ``as_branch`` for a pull request (that branch
-    must exist: create it from the base branch first). ``dry_run`` computes
+    Application's ref), or on ``as_branch`` for a pull request (created from
+    the base branch when it does not exist). ``dry_run`` computes
     the changes on a working copy and pushes nothing.
     """
     apps = _applications(catalog_or_apps)
@@ -264,22 +264,15 @@ async def promote(
             (workdir / file).write_bytes(text.encode("utf-8"))
         return message
 
-    try:
-        pushed = await committing.change_and_push(
-            repo,
-            as_branch or base_branch,
-            change,
-            author=author,
-            cache_dir=runtime.sources.cache_dir,
-        )
-    except errors.RevisionNotFound as exc:
-        if not as_branch:
-            raise
-        # change_and_push commits on top of an existing branch only.
-        raise errors.RevisionNotFound(
-            f"branch {as_branch} does not exist in {repo.display_url}: create it from "
-            f"{base_branch} first (git push origin {base_branch}:{as_branch}); {exc.message}"
-        ) from None
+    pushed = await committing.change_and_push(
+        repo,
+        as_branch or base_branch,
+        change,
+        author=author,
+        cache_dir=runtime.sources.cache_dir,
+        # A pull-request branch is created from the base branch when missing.
+        base=base_branch if as_branch else None,
+    )
     if not outcome:
         raise errors.GitwardError(f"promotion of {app} computed nothing")  # change() never ran
     result = outcome[0]

@@ -190,8 +190,13 @@ async def change_and_push(
     timeout: float | None = None,  # noqa: ASYNC109 (bounds each git command, not the call)
     cache_dir: Path | None = None,
     paths: Sequence[str] | None = None,
+    base: str | None = None,
 ) -> Pushed | None:
     """Apply ``change`` to the head of ``branch``, commit and push; re-apply if overtaken.
+
+    ``base``: when ``branch`` does not exist yet, start from the head of the
+    branch ``base`` and create ``branch`` with the push (a branch for a pull
+    request); if someone creates it first, the change is re-applied on theirs.
 
     ``change(workdir)`` runs in a worker thread on a clean checkout of the
     remote head; it edits files and returns the commit message, or None when
@@ -232,7 +237,7 @@ async def change_and_push(
     async with _working_copy(
         repo, branch, author, workdir_parent, timeout, cache_dir, full_history=False, sparse=sparse
     ) as copy:
-        return await _commit_until_pushed(copy, apply, attempts)
+        return await _commit_until_pushed(copy, apply, attempts, base=base)
 
 
 async def revert_and_push(
@@ -295,9 +300,21 @@ async def revert_and_push(
 
 
 async def _commit_until_pushed(
-    copy: _WorkingCopy, apply: Callable[[_WorkingCopy], Awaitable[str | None]], attempts: int
+    copy: _WorkingCopy,
+    apply: Callable[[_WorkingCopy], Awaitable[str | None]],
+    attempts: int,
+    *,
+    base: str | None = None,
 ) -> Pushed | None:
-    parent = await copy.fetch()
+    async def head() -> str:
+        try:
+            return await copy.fetch()
+        except errors.RevisionNotFound:
+            if base is None:
+                raise
+            return await copy.fetch(base)
+
+    parent = await head()
     for attempt in range(1, attempts + 1):
         await copy.reset(parent)
         message = await apply(copy)
@@ -317,7 +334,7 @@ async def _commit_until_pushed(
                 attempts=attempt,
             )
             return Pushed(sha=sha, branch=copy.branch, attempts=attempt, parent=parent)
-        latest = await copy.fetch()
+        latest = await head()
         if latest == parent:
             # Nobody pushed in between, so the server refused this commit itself.
             raise PushRejected(f"the push to {copy.where} was rejected: {refusal}")
@@ -569,8 +586,9 @@ class _WorkingCopy:
                 stdin="".join(f"{d}\n" for d in self._sparse).encode(),
             )
 
-    async def fetch(self) -> str:
-        """Fetch the branch from the remote; the sha of its head."""
+    async def fetch(self, branch: str | None = None) -> str:
+        """Fetch the branch (or ``branch``) from the remote; the sha of its head."""
+        branch = branch or self.branch
         shape: list[str] = []
         if self._mirror is None:
             if self._full_history:
@@ -579,7 +597,7 @@ class _WorkingCopy:
                 shape = ["--depth=1", "--filter=blob:none"]
             else:
                 shape = ["--depth=1"]
-        tracking = f"refs/remotes/origin/{self.branch}"
+        tracking = f"refs/remotes/origin/{branch}"
         done = await self.run(
             "fetch",
             "--quiet",
@@ -588,14 +606,12 @@ class _WorkingCopy:
             "--no-recurse-submodules",
             *shape,
             "origin",
-            f"+refs/heads/{self.branch}:{tracking}",
+            f"+refs/heads/{branch}:{tracking}",
         )
         if done.code != 0:
             lowered = done.err.lower()
             if "couldn't find remote ref" in lowered:
-                raise errors.RevisionNotFound(
-                    f"branch {self.branch} not found in {self.display_url}"
-                )
+                raise errors.RevisionNotFound(f"branch {branch} not found in {self.display_url}")
             raise errors.SourceUnavailable(f"fetching {self.where} failed: {self.detail(done.err)}")
         return await self.git("rev-parse", "--verify", f"{tracking}^{{commit}}")
 
