@@ -341,3 +341,30 @@ def test_helm_renderer_reads_encrypted_values_files(
     )
     (manifest,) = rendering.render(request, "helm").manifests
     assert manifest.body["stringData"] == {"p": "from-sops"}
+
+
+@needs_hooks
+def test_a_failed_kustomize_build_withholds_output_after_decrypting(
+    tool: Sops, key: Key, make_repo: MakeRepo
+) -> None:
+    # A decrypted resource kustomize rejects (no kind): kustomize quotes the
+    # object in its error, so the error must not carry its output.
+    tree = make_repo(
+        {
+            "web/kustomization.yaml": "resources: [secret.yaml]\n",
+            "web/secret.yaml": tool.encrypt(
+                "secret.yaml",
+                "apiVersion: v1\nmetadata: {name: s}\nstringData:\n"
+                "  password: correct-horse-battery-staple\n",
+                [key.recipient],
+            ),
+        }
+    )
+    request = base.RenderRequest(  # type: ignore[call-arg]
+        tree=tree, path="web", app="web", namespace="web", decryption=key.decryption
+    )
+    with pytest.raises(errors.RenderError) as caught:
+        rendering.render(request, "kustomize")
+    assert "output withheld" in str(caught.value)
+    assert "web/secret.yaml" in str(caught.value)
+    assert "correct-horse-battery-staple" not in str(caught.value)

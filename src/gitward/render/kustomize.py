@@ -375,7 +375,7 @@ class KustomizeRenderer:
             repo.mkdir()
             request.tree.materialize(scan.files, repo)
             # Decrypted only here, in the temporary copy, never in the mirror.
-            sops.decrypt_tree(repo, scan.files, request.decryption, limits)
+            decrypted = sops.decrypt_tree(repo, scan.files, request.decryption, limits)
             target = repo / app_path if app_path else repo
             if options.needs_overlay:
                 target = work / "overlay"
@@ -401,6 +401,12 @@ class KustomizeRenderer:
             )
             if code != 0:
                 message = stderr.replace(f"{repo}/", "").replace(str(work), "").strip()
+                if decrypted:
+                    # kustomize quotes the files it fails on; some hold secrets now.
+                    message = (
+                        f"output withheld because the build read {len(decrypted)} decrypted "
+                        f"file(s) ({', '.join(decrypted[:5])}); check them with sops locally"
+                    )
                 raise errors.RenderError(
                     f"kustomize build of {app_path or '.'!r} failed: {message}"
                 )
