@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,8 +21,9 @@ def demo(
     ] = None,
     port: Annotated[int, typer.Option("--port", help="API test server port (0 = any).")] = 0,
     api_port: Annotated[
-        int, typer.Option("--api-port", help="Port of the agent's web UI and API.")
-    ] = 8080,
+        int,
+        typer.Option("--api-port", help="Port of the agent's web UI and API (0: 8080 if free)."),
+    ] = 0,
     keep_running: Annotated[
         bool | None,
         typer.Option(
@@ -42,6 +44,8 @@ def demo(
     workdir.mkdir(parents=True, exist_ok=True)
     if keep_running is None:
         keep_running = sys.stdin.isatty()
+    if api_port == 0:
+        api_port = _port_or_any(8080)
     try:
         ok = asyncio.run(
             scenario.run(
@@ -56,3 +60,15 @@ def demo(
         else "[red]demo finished, but a step did not behave as expected (see above)[/]"
     )
     raise typer.Exit(0 if ok else 1)
+
+
+def _port_or_any(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from importlib import resources as package_files
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from gitward import web
 from gitward.api import app as api_app
+from gitward.api import auth
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
 from gitward.engine import runtimes
@@ -38,6 +40,7 @@ class Demo:
         self.clone = workdir / "deploy"
         self.kubeconfig = workdir / "demo.kubeconfig"
         self.config_file = workdir / "gitward.yaml"
+        self.token = ""
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
             "GIT_CONFIG_NOSYSTEM": "1",
@@ -104,7 +107,10 @@ class Demo:
     def try_it(self, api_port: int, keep_running: bool) -> None:
         self.console.rule("[bold]Try it yourself")
         self.console.print(
-            f"  open http://127.0.0.1:{api_port}/ for the web UI\n"
+            f"  open http://127.0.0.1:{api_port}/ for the web UI; log in with the token\n"
+            f"    {self.token}\n"
+            f"  GITWARD_SERVER=http://127.0.0.1:{api_port} GITWARD_TOKEN={self.token} "
+            "gitward app list\n"
             f"  cd {self.clone}   # edit, git commit, git push origin HEAD:main: applied in ~2 s\n"
             f"  {Path(sys.executable).parent / 'kubectl'} --kubeconfig {self.kubeconfig} "
             "-n web-production scale deploy/web "
@@ -246,6 +252,11 @@ async def run(
         )
         store = storing.SqlStore(settings.store)
         await store.open()
+        # A token for the web UI and the CLI (stored hashed, like any other).
+        demo.token = auth.new_token()
+        await store.save_token(
+            "demo-admin", auth.hash_token(demo.token), "admin", ("*",), datetime.now(UTC)
+        )
         try:
             options = runtimes.RuntimeOptions(settings=settings)
             async with runtimes.Runtime.open(options) as runtime:
