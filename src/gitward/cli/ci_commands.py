@@ -28,7 +28,6 @@ from gitward import errors
 from gitward.cli import consoles
 from gitward.config import applications
 from gitward.engine import catalog, documents, imaging, previews, promoting, reports, runtimes
-from gitward.source import committing
 
 T = TypeVar("T")
 
@@ -85,9 +84,9 @@ def _run(
         raise typer.Exit(failure or EXIT_INPUT) from None
 
 
-def _author(name: str, email: str) -> committing.Author:
+def _author(name: str, email: str) -> imaging.Author:
     try:
-        return committing.Author(name=name, email=email)
+        return imaging.Author(name=name, email=email)
     except errors.GitwardError as exc:
         _err.print(f"[red]error:[/] {exc}", markup=True)
         raise typer.Exit(EXIT_INPUT) from None

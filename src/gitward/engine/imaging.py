@@ -37,6 +37,9 @@ _log = structlog.get_logger(__name__)
 
 DEFAULT_AUTHOR = committing.Author(name="gitward", email="gitward@localhost")
 
+# Who commits: the CLI builds it from its options.
+Author = committing.Author
+
 
 @dataclass(frozen=True, slots=True)
 class ImageChange:

@@ -67,6 +67,14 @@ class Target(Protocol):
         """Every live object tracked as belonging to ``app``."""
         ...
 
+    async def list_objects(
+        self, group: str, kind: str, namespace: str, *, limit: int
+    ) -> tuple[list[Mapping[str, Any]], bool]:
+        """Up to ``limit`` live objects of a kind in ``namespace`` (any owner), and
+        whether there were more. An unknown kind or a missing namespace gives
+        ``([], False)``; a refusal raises :class:`gitward.errors.ApplyError`."""
+        ...
+
     async def dry_run(self, manifest: resources.Manifest, *, force: bool) -> Mapping[str, Any]:
         """The object as it would be after a server-side apply (nothing persists)."""
         ...

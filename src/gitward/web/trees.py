@@ -19,14 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
-from gitward import errors
-from gitward.health import assessing
+from gitward.engine import inspecting
 from gitward.model import resources, status
-from gitward.targets.kubernetes import target as kubernetes_target
-
-_log = structlog.get_logger(__name__)
 
 # (group, kind) of an owner → the kinds its controller creates.
 OWNED_KINDS: Mapping[tuple[str, str], tuple[tuple[str, str], ...]] = {
@@ -82,7 +76,7 @@ def build(
     rows: Sequence[status.ResourceStatus],
     live: Mapping[resources.ResourceKey, Mapping[str, Any] | None],
     owned: Iterable[Mapping[str, Any]],
-    assess: Callable[[Mapping[str, Any]], status.HealthResult] = assessing.assess,
+    assess: Callable[[Mapping[str, Any]], status.HealthResult] = inspecting.assess,
 ) -> tuple[KindGroup, ...]:
     """Managed ``rows`` grouped by kind, each with the ``owned`` objects below it.
 
@@ -127,29 +121,16 @@ def build(
 
 
 async def collect(target: object, rows: Sequence[status.ResourceStatus]) -> Tree:
-    """Read the live objects of ``rows`` and their dependents from ``target``.
-
-    Dependents are listed only on a Kubernetes target; any other target, or a
-    failed read, gives the managed objects alone with a note saying why.
-    """
+    """Read the live objects of ``rows`` and their dependents from ``target``
+    (through the engine); what cannot be read is said in the tree's notes."""
     keys = [row.key for row in rows]
-    notes: list[str] = []
-    if not isinstance(target, kubernetes_target.KubernetesTarget) or not keys:
-        return Tree(build(rows, {}, ()), ())
-    try:
-        live = await target.read(keys)
-    except errors.GitwardError as exc:
-        return Tree(build(rows, {}, ()), (f"live objects could not be read: {exc}",))
-    owned: list[Mapping[str, Any]] = []
-    wanted = _owned_kinds({(k.group, k.kind) for k in keys})
-    namespaces = sorted({k.namespace for k in keys if k.namespace})
-    for group, kind in sorted(wanted):
-        for namespace in namespaces:
-            found, note = await _list(target, group, kind, namespace)
-            owned.extend(found)
-            if note:
-                notes.append(note)
-    return Tree(build(rows, live, owned), tuple(notes))
+    found = await inspecting.live(
+        target,  # type: ignore[arg-type]
+        keys,
+        sorted(_owned_kinds({(k.group, k.kind) for k in keys})),
+        limit=LIST_LIMIT,
+    )
+    return Tree(build(rows, found.managed, found.owned), found.notes)
 
 
 def _owned_kinds(kinds: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -162,39 +143,6 @@ def _owned_kinds(kinds: set[tuple[str, str]]) -> set[tuple[str, str]]:
                 found.add(child)
                 todo.append(child)
     return found
-
-
-async def _list(
-    target: kubernetes_target.KubernetesTarget, group: str, kind: str, namespace: str
-) -> tuple[list[Mapping[str, Any]], str]:
-    what = f"{kind}.{group}" if group else kind
-    try:
-        rtype = await target.discovery.lookup(group, kind)
-        if rtype is None:
-            return [], ""
-        code, body, _ = await target.connection.api.request(
-            "GET",
-            rtype.collection_path(namespace),
-            what=f"listing {what} in namespace {namespace}",
-            params={"limit": str(LIST_LIMIT)},
-            allow=frozenset({403, 404}),
-        )
-    except errors.GitwardError as exc:
-        _log.warning("resource tree listing failed", kind=what, namespace=namespace, error=str(exc))
-        return [], f"{what} in namespace {namespace} could not be listed: {exc}"
-    if code == 404:
-        return [], ""  # the namespace is gone: nothing owned is left in it
-    if code == 403 or not isinstance(body, Mapping):
-        return [], f"{what} in namespace {namespace} may not be listed"
-    items = [item for item in body.get("items") or () if isinstance(item, Mapping)]
-    # Items of a list response carry no apiVersion/kind of their own.
-    typed: list[Mapping[str, Any]] = [
-        {**item, "apiVersion": rtype.api_version(), "kind": kind} for item in items
-    ]
-    note = ""
-    if (body.get("metadata") or {}).get("continue"):
-        note = f"more than {LIST_LIMIT} {what} in namespace {namespace}: the tree shows the first"
-    return typed, note
 
 
 def _uid(obj: Mapping[str, Any]) -> str:

@@ -124,6 +124,31 @@ class KubernetesTarget:
             self.connection.api, self.discovery, keys, concurrency=self._read_concurrency
         )
 
+    async def list_objects(
+        self, group: str, kind: str, namespace: str, *, limit: int
+    ) -> tuple[list[Mapping[str, Any]], bool]:
+        what = f"{kind}.{group}" if group else kind
+        rtype = await self.discovery.lookup(group, kind)
+        if rtype is None:
+            return [], False
+        code, body, _ = await self.connection.api.request(
+            "GET",
+            rtype.collection_path(namespace),
+            what=f"listing {what} in namespace {namespace}",
+            params={"limit": str(limit)},
+            allow=frozenset({403, 404}),
+        )
+        if code == 404:
+            return [], False  # the namespace is gone, and what it held
+        if code == 403 or not isinstance(body, Mapping):
+            raise reading.ForbiddenError(f"{what} in namespace {namespace} may not be listed")
+        items = [item for item in body.get("items") or () if isinstance(item, Mapping)]
+        # Items of a list response carry no apiVersion/kind of their own.
+        typed: list[Mapping[str, Any]] = [
+            {**item, "apiVersion": rtype.api_version(), "kind": kind} for item in items
+        ]
+        return typed, bool((body.get("metadata") or {}).get("continue"))
+
     async def inventory(
         self, app: str, *, kinds: Iterable[tuple[str, str]] = ()
     ) -> list[Mapping[str, Any]]:
