@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from gitward.config import applications
 from gitward.config import settings as config_settings
 from gitward.engine import (
     catalog,
+    decisions,
     imaging,
     metrics,
     persisting,
@@ -112,8 +112,8 @@ class Agent:
         self._watches: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._running: dict[str, tuple[asyncio.Task[None], str]] = {}
         self._last_full: dict[str, float] = {}
-        # Per managed object: what gitward last wrote or saw (see _fingerprint).
-        self._seen: dict[resources.ResourceKey, tuple[str, str]] = {}
+        # Per managed object: what gitward last wrote or saw (see decisions.fingerprint).
+        self._seen: dict[resources.ResourceKey, decisions.Fingerprint] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._root_wakeup = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
@@ -475,21 +475,19 @@ class Agent:
             self._seen.pop(event.key, None)
             self.queue.add(owner, f"live change DELETED {event.key}", delay=_WATCH_DEBOUNCE)
             return
-        version = str(meta.get("resourceVersion") or "")
-        previous = self._seen.get(event.key)
-        current = _fingerprint(event.object)
+        current = decisions.fingerprint(event.object)
+        change = decisions.classify(self._seen.get(event.key), current)
         self._seen[event.key] = current
-        if previous is not None and previous[1] == version:
-            return  # the event of gitward's own write
-        if previous is not None and current[0] and previous[0] == current[0]:
-            # Same generation, labels and annotations: only status moved (a
-            # rollout progressing). Health is refreshed; nothing to re-plan.
+        if change is decisions.Change.OWN_WRITE:
+            return
+        if change is decisions.Change.STATUS:
+            # Only status moved (a rollout progressing): refresh health, no re-plan.
             self.queue.add(owner, f"{_HEALTH_REASON} {event.key}", delay=_WATCH_DEBOUNCE)
             return
         self.queue.add(owner, f"live change {event.type.value} {event.key}", delay=_WATCH_DEBOUNCE)
 
     def _remember_write(self, key: resources.ResourceKey, live: Mapping[str, Any]) -> None:
-        self._seen[key] = _fingerprint(live)
+        self._seen[key] = decisions.fingerprint(live)
 
     # --- workers -------------------------------------------------------------------------
 
@@ -524,7 +522,6 @@ class Agent:
         """Plan once; apply, report or do nothing; record status and events."""
         now = self.clock()
         app = state.app
-        self._last_full[state.name] = time.monotonic()
         state.reconciled_at = now
         if state.is_suspended:
             state.message = "suspended: not reconciled until resumed"
@@ -534,6 +531,8 @@ class Agent:
             await self._refresh_health(state)
             await self._save(state)
             return
+        # Only a full reconcile resets the resync clock (health refreshes do not).
+        self._last_full[state.name] = time.monotonic()
         if not await self._dependencies_ready(state, now):
             await self._save(state)
             self.queue.add(state.name, "waiting for dependencies", delay=_DEPENDENCY_RECHECK)
@@ -756,11 +755,9 @@ class Agent:
 
     def _schedule_retry(self, state: states.AppState) -> None:
         retry = state.app.spec.sync_policy.retry
-        if state.failures > retry.limit:
-            return
-        backoff = retry.backoff
-        delay = min(backoff.duration * backoff.factor ** (state.failures - 1), backoff.max_duration)
-        self.queue.add(state.name, f"retry {state.failures}/{retry.limit}", delay=delay)
+        delay = decisions.retry_delay(retry, state.failures)
+        if delay is not None:
+            self.queue.add(state.name, f"retry {state.failures}/{retry.limit}", delay=delay)
 
     async def _stage_failed(
         self, state: states.AppState, exc: errors.GitwardError, now: datetime
@@ -884,22 +881,6 @@ class Agent:
         )
         for listener in self._listeners:
             listener(app)
-
-
-def _fingerprint(obj: Mapping[str, Any]) -> tuple[str, str]:
-    """(generation + labels + annotations, resourceVersion) of a live object.
-
-    Equal first parts mean only the status (or nothing gitward declares)
-    changed; objects without a generation (ConfigMaps) never compare equal.
-    """
-    meta = obj.get("metadata") or {}
-    generation = meta.get("generation")
-    if generation is None:
-        return "", str(meta.get("resourceVersion") or "")
-    declared = json.dumps(
-        [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
-    )
-    return declared, str(meta.get("resourceVersion") or "")
 
 
 def _trigger(reasons: list[str], drift: bool) -> str:
