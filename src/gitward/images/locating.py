@@ -249,26 +249,16 @@ def _kustomize(document: CommentedMap, name: str) -> Iterator[Pin]:
             continue
         tag = entry.get("newTag")
         digest = entry.get("digest")
-        yield Pin(
-            file=name,
-            kind=Kind.KUSTOMIZE,
-            subject=ref.name,
-            document=0,
-            path=("images", index),
-            key="newTag",
-            holds=Holds.TAG,
-            tag="" if tag is None else str(tag),
-            digest="" if digest is None else str(digest),
-            line=images.lc.item(index)[0],
-            entry_keys=tuple(str(k) for k in entry),
-        )
+        subjects = [ref.name]
         name_ref = references.try_parse(entry.get("name"))
         if entry.get("newName") and name_ref is not None and name_ref.name != ref.name:
             # Also reachable by the name the manifests use: `set-image web:1.2`.
+            subjects.append(name_ref.name)
+        for subject in subjects:
             yield Pin(
                 file=name,
                 kind=Kind.KUSTOMIZE,
-                subject=name_ref.name,
+                subject=subject,
                 document=0,
                 path=("images", index),
                 key="newTag",

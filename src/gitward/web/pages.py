@@ -330,6 +330,22 @@ class Ui:
             )
         return state
 
+    async def _session_app(
+        self, request: Request
+    ) -> tuple[sessions.Session, states.AppState] | Response:
+        """The caller's session and the Application the path names, or the
+        answer to send instead (login redirect, 404)."""
+        session = await self._session(request)
+        if isinstance(session, Response):
+            return session
+        state = self._app(request, session)
+        if isinstance(state, Response):
+            return state
+        return session, state
+
+    def _offered(self, action: str) -> bool:
+        return action in ACTIONS and (action != "rollback" or self.can_rollback)
+
     async def _sections(self, state: states.AppState) -> dict[str, Any]:
         store = self.agent.store
         history = await store.list_operations(state.name, limit=HISTORY_LIMIT)
@@ -344,12 +360,10 @@ class Ui:
         }
 
     async def app_page(self, request: Request) -> Response:
-        session = await self._session(request)
-        if isinstance(session, Response):
-            return session
-        state = self._app(request, session)
-        if isinstance(state, Response):
-            return state
+        found = await self._session_app(request)
+        if isinstance(found, Response):
+            return found
+        session, state = found
         try:
             sections = await self._sections(state)
         except errors.GitwardError as exc:
@@ -365,12 +379,10 @@ class Ui:
         )
 
     async def diff_page(self, request: Request) -> Response:
-        session = await self._session(request)
-        if isinstance(session, Response):
-            return session
-        state = self._app(request, session)
-        if isinstance(state, Response):
-            return state
+        found = await self._session_app(request)
+        if isinstance(found, Response):
+            return found
+        session, state = found
         plan = await self.current_plan(state)
         template = "_diff.html" if _is_htmx(request) else "diff.html"
         return self.page(request, session, template, state=state, plan=plan)
@@ -414,14 +426,12 @@ class Ui:
     # --- actions --------------------------------------------------------------------------
 
     async def confirm_page(self, request: Request) -> Response:
-        session = await self._session(request)
-        if isinstance(session, Response):
-            return session
-        state = self._app(request, session)
-        if isinstance(state, Response):
-            return state
+        found = await self._session_app(request)
+        if isinstance(found, Response):
+            return found
+        session, state = found
         action = request.path_params["action"]
-        if action not in ACTIONS or (action == "rollback" and not self.can_rollback):
+        if not self._offered(action):
             return self.error(request, session, 404, "Not found", f"no action {action!r}")
         history = await self.agent.store.list_operations(state.name, limit=HISTORY_LIMIT)
         return self.page(
@@ -435,15 +445,13 @@ class Ui:
         )
 
     async def act(self, request: Request) -> Response:
-        session = await self._session(request)
-        if isinstance(session, Response):
-            return session
-        state = self._app(request, session)
-        if isinstance(state, Response):
-            return state
+        found = await self._session_app(request)
+        if isinstance(found, Response):
+            return found
+        session, state = found
         action = request.path_params["action"]
         form = await self._form(request)
-        if action not in ACTIONS or (action == "rollback" and not self.can_rollback):
+        if not self._offered(action):
             return self.error(request, session, 404, "Not found", f"no action {action!r}")
         if not self.sessions.csrf_ok(request, session, str(form.get(sessions.CSRF_FIELD) or "")):
             return self.error(

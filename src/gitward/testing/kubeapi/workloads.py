@@ -248,6 +248,12 @@ class Controllers:
     def _later(self, ref: handling.Ref, after: float, action: Callable[[], None]) -> None:
         self._schedule(("w", *ref), max(after, 0.001), action)
 
+    def _when_ready(
+        self, ref: handling.Ref, obj: Mapping[str, Any], controller: Callable[[handling.Ref], None]
+    ) -> None:
+        """Run ``controller`` again once ``obj`` has existed for the workload delay."""
+        self._later(ref, self.workload_delay - self._elapsed(obj), lambda: controller(ref))
+
     def _live(self, ref: handling.Ref) -> dict[str, Any] | None:
         obj = self.api.resolve(ref)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
@@ -432,9 +438,7 @@ class Controllers:
             status["readyReplicas"] = replicas
             status["availableReplicas"] = replicas
         elif not ready and not _failing(spec.get("template") or {}):
-            self._later(
-                ref, self.workload_delay - self._elapsed(obj), lambda: self._replica_set(ref)
-            )
+            self._when_ready(ref, obj, self._replica_set)
         self._write_status(ref, obj, status)
 
     def _stateful_set(self, ref: handling.Ref) -> None:
@@ -464,9 +468,7 @@ class Controllers:
             status["currentReplicas"] = 0
             status["updatedReplicas"] = 0 if failing else replicas
             if not failing:
-                self._later(
-                    ref, self.workload_delay - self._elapsed(obj), lambda: self._stateful_set(ref)
-                )
+                self._when_ready(ref, obj, self._stateful_set)
         self._write_status(ref, obj, status)
 
     def _daemon_set(self, ref: handling.Ref) -> None:
@@ -489,9 +491,7 @@ class Controllers:
         else:
             status["numberUnavailable"] = 1
             if not failing:
-                self._later(
-                    ref, self.workload_delay - self._elapsed(obj), lambda: self._daemon_set(ref)
-                )
+                self._when_ready(ref, obj, self._daemon_set)
         self._write_status(ref, obj, status)
 
     def _job(self, ref: handling.Ref) -> None:
