@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps demo test check lint typecheck layers pytest bench clean
+.PHONY: install system-deps demo test check lint typecheck layers pytest bench clean manifests
 
 # Debian packages the test suite uses (sshd for ssh:// fetches, PostgreSQL for
 # the store, gpg for signed commits). Installed when missing and running as
@@ -50,6 +50,11 @@ pytest: install system-deps
 check: lint typecheck layers
 
 test: check pytest
+
+# The chart's CRDs (from the config models) and deploy/manifests (the chart
+# rendered); tests/install fails when they are stale.
+manifests: install
+	$(BIN)/python -m gitward.install.generating
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -13,7 +13,7 @@ from kubeobjects import configmap, deploy, namespace
 from gitward import errors
 from gitward.model import resources
 from gitward.targets import base
-from gitward.targets.kubernetes import ForbiddenError, KubernetesTarget
+from gitward.targets.kubernetes import ForbiddenError, KubernetesTarget, connecting
 from gitward.testing import kubeapi
 
 ADMIN = "admin-token-1234"
@@ -213,3 +213,48 @@ def test_in_cluster_outside_a_cluster_is_a_config_error(
     with pytest.raises(errors.ConfigError) as caught:
         KubernetesTarget.connect("in", in_cluster=True, service_account_dir=tmp_path)
     assert "KUBERNETES_SERVICE_HOST" in str(caught.value)
+
+
+async def test_in_cluster_files_and_environment_are_injectable(
+    secured: kubeapi.KubeAPIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pod's files and the service address come from where the caller says, and a
+    rotated token (projected tokens are replaced hourly) is used from the next request."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    account = tmp_path / "sa"
+    account.mkdir()
+    (account / "token").write_text("not-a-valid-token")
+    assert secured.ca_pem is not None
+    (account / "ca.crt").write_bytes(secured.ca_pem)
+    settings = connecting.Settings(
+        in_cluster=True,
+        service_account_dir=account,
+        environ={
+            "KUBERNETES_SERVICE_HOST": secured.host,
+            "KUBERNETES_SERVICE_PORT": str(secured.port),
+        },
+    )
+    connection = connecting.connect(settings)
+    try:
+        assert connection.namespace == "default"  # no namespace file
+        code, _, _ = await connection.api.request(
+            "GET", "/api/v1/namespaces", what="listing namespaces", allow=frozenset({401})
+        )
+        assert code == 401
+        (account / "token").write_text(ADMIN + "\n")
+        code, body, _ = await connection.api.request("GET", "/api/v1/namespaces", what="listing")
+        assert code == 200 and body["items"]
+    finally:
+        await connection.close()
+
+
+def test_in_cluster_without_the_ca_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text(ADMIN)
+    settings = connecting.Settings(
+        in_cluster=True,
+        service_account_dir=tmp_path,
+        environ={"KUBERNETES_SERVICE_HOST": "127.0.0.1"},
+    )
+    with pytest.raises(errors.ConfigError) as caught:
+        connecting.connect(settings)
+    assert "ca.crt missing" in str(caught.value) and str(tmp_path) in str(caught.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -43,8 +43,12 @@ def _positive(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse)]
+# In JSON schemas (and the CRDs generated from them) a duration is a number
+# of seconds or a string such as "5m".
+_SCHEMA = WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})
+
+Duration = Annotated[float, BeforeValidator(parse), _SCHEMA]
 """A duration in seconds, written as ``30s``/``5m``/``1h`` or a number."""
 
-PositiveDuration = Annotated[float, BeforeValidator(_positive)]
+PositiveDuration = Annotated[float, BeforeValidator(_positive), _SCHEMA]
 """A duration in seconds that must be greater than zero (intervals, timeouts)."""

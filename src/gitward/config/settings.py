@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
 from gitward.config import applications, durations, images
@@ -35,6 +35,34 @@ class TargetSettings(applications._Spec):
         description="Allow kubeconfig `exec` credential plugins (they run arbitrary programs).",
     )
     timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
+    service_account_dir: str = Field(
+        "/var/run/secrets/kubernetes.io/serviceaccount",
+        alias="serviceAccountDir",
+        description=(
+            "With inCluster: where the pod's token, ca.crt and namespace files are "
+            "(the API address comes from KUBERNETES_SERVICE_HOST/PORT)."
+        ),
+    )
+
+
+class ClusterObjectsSettings(applications._Spec):
+    """Applications and Projects declared as custom resources (``applications.gitward.dev``,
+    ``projects.gitward.dev``) in the cluster of ``target``, beside those in Git."""
+
+    target: str = Field(description="The target whose API holds the objects.")
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Namespaces whose objects are read; [] = every namespace. Whoever may "
+            "create Applications in a listed namespace deploys with gitward's rights "
+            "(within the Application's Project)."
+        ),
+    )
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str]) -> list[str]:
+        return [applications.check_dns_label(v, "namespace") for v in value]
 
 
 class RepositoryCredentials(applications._Spec):
@@ -138,6 +166,11 @@ class Settings(applications._Spec):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     repositories: list[RepositoryCredentials] = Field(default_factory=list)
     root: RootSettings | None = None
+    cluster_objects: ClusterObjectsSettings | None = Field(
+        None,
+        alias="clusterObjects",
+        description="Read Applications and Projects from custom resources too.",
+    )
     store: str = Field("sqlite:///gitward-state.db", description="SQLAlchemy URL of the store.")
     cache_dir: str = Field(
         "", alias="cacheDir", description="Git mirrors; '' means $XDG_CACHE_HOME/gitward."
@@ -175,6 +208,16 @@ class Settings(applications._Spec):
         for name in value:
             applications.check_dns_label(name, "target name")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_target(self) -> Settings:
+        wanted = self.cluster_objects.target if self.cluster_objects else None
+        if wanted is not None and wanted not in self.targets:
+            known = ", ".join(sorted(self.targets)) or "none"
+            raise ValueError(
+                f"clusterObjects.target {wanted!r} is not a declared target (declared: {known})"
+            )
+        return self
 
     def webhook_for(self, repo_url: str) -> WebhookSettings | None:
         """The first webhook entry whose glob matches ``repo_url``."""

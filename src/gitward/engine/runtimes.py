@@ -116,6 +116,7 @@ class Runtime:
                 kubeconfig=declared.kubeconfig or default_kubeconfig(),
                 context=declared.context or None,
                 in_cluster=declared.in_cluster,
+                service_account_dir=Path(declared.service_account_dir),
                 allow_exec=declared.allow_exec,
                 timeout=declared.timeout,
                 record_path=record,

@@ -17,6 +17,7 @@ files); this module adds gitward's policy on top:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import httpx2
 import lightkube
 import yaml
 from lightkube.config import kubeconfig as lk_kubeconfig
+from lightkube.config import models as lk_models
 from lightkube.core import exceptions as lk_exceptions
 
 from gitward import errors
@@ -48,6 +50,8 @@ class Settings:
     allow_exec: bool = False
     timeout: float = DEFAULT_TIMEOUT
     service_account_dir: Path = SERVICE_ACCOUNT_DIR
+    # Where KUBERNETES_SERVICE_HOST/PORT are read (None: the process environment).
+    environ: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +77,7 @@ def load(settings: Settings) -> lk_kubeconfig.SingleConfig:
     where = _where(settings)
     try:
         if settings.in_cluster:
-            if not os.environ.get("KUBERNETES_SERVICE_HOST"):
-                raise errors.ConfigError(
-                    f"{where}: not running in a cluster (KUBERNETES_SERVICE_HOST is unset)"
-                )
-            config = lk_kubeconfig.KubeConfig.from_service_account(settings.service_account_dir)
+            config = _in_cluster(settings, where)
         else:
             if settings.kubeconfig is None:
                 raise errors.ConfigError("a Kubernetes target needs a kubeconfig or in_cluster")
@@ -111,6 +111,36 @@ def load(settings: Settings) -> lk_kubeconfig.SingleConfig:
         # the first request.
         raise errors.ConfigError(f"{where}: user {user_name}: auth-provider is not supported")
     return single
+
+
+def _in_cluster(settings: Settings, where: str) -> lk_kubeconfig.KubeConfig:
+    """The pod's identity: the API address from the environment Kubernetes sets,
+    the token (re-read on every request: projected tokens rotate), CA and
+    namespace from the service account directory."""
+    environ = os.environ if settings.environ is None else settings.environ
+    host = environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host:
+        raise errors.ConfigError(
+            f"{where}: not running in a cluster (KUBERNETES_SERVICE_HOST is unset)"
+        )
+    folder = settings.service_account_dir
+    missing = [n for n in ("token", "ca.crt") if not (folder / n).is_file()]
+    if missing:
+        raise errors.ConfigError(f"{where}: {', '.join(missing)} missing (no service account?)")
+    namespace_file = folder / "namespace"
+    namespace = (
+        namespace_file.read_text(encoding="utf-8").strip() if namespace_file.is_file() else ""
+    )
+    if ":" in host:
+        host = f"[{host}]"
+    return lk_kubeconfig.KubeConfig.from_one(
+        cluster=lk_models.Cluster(
+            server=f"https://{host}:{port}", certificate_auth=str(folder / "ca.crt")
+        ),
+        user=lk_models.User(token_file=str(folder / "token")),
+        namespace=namespace or "default",
+    )
 
 
 def connect(settings: Settings) -> Connection:

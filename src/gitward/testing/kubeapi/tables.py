@@ -205,6 +205,11 @@ def table(
 ) -> dict[str, Any]:
     """A Table of ``objects``; ``with_headers`` False for watch events after the first."""
     extra = columns_for(rtype, printer_columns)
+    # kubectl shows columns of priority > 0 only with -o wide.
+    priorities = (
+        [int(c.get("priority", 0) or 0) for c in printer_columns] if rtype.is_custom else []
+    )
+    priorities += [0] * (len(extra) - len(priorities))
     now = datetime.datetime.now(datetime.UTC)
     has_age = any(name == "Age" for name, _, _ in extra)
     definitions = [
@@ -222,9 +227,9 @@ def table(
             "type": kind if kind != "date" else "string",
             "format": "",
             "description": name,
-            "priority": 0,
+            "priority": priority,
         }
-        for name, kind, _ in extra
+        for (name, kind, _), priority in zip(extra, priorities, strict=True)
     ]
     if not has_age:
         definitions.append(
