@@ -177,3 +177,28 @@ class HealthTimeout(RetryableError):
     """Resources did not become healthy within the allowed time."""
 
     reason = "HealthTimeout"
+
+
+# --- coordination (replicas) ------------------------------------------------------
+
+
+class CoordinationUnavailable(RetryableError):
+    """The coordination backend (Kubernetes Leases, PostgreSQL) could not be
+    reached or timed out; the replica keeps its lease until its renew deadline."""
+
+    reason = "CoordinationUnavailable"
+
+
+class LeaseLost(RetryableError):
+    """This replica no longer holds a valid lease: its renew deadline passed
+    (paused, partitioned, slow) or another incarnation took the lease over.
+    Every write stops; the replica joins again as a new member."""
+
+    reason = "LeaseLost"
+
+
+class FenceLost(RetryableError):
+    """A write was refused before it was sent: the replica's lease is no longer
+    valid, or the Application now belongs to another replica."""
+
+    reason = "FenceLost"

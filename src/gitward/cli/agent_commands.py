@@ -16,7 +16,7 @@ from gitward.cli import logs
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
 from gitward.engine import documents, runtimes
-from gitward.store import storing
+from gitward.store import locking, storing
 
 
 def serve(
@@ -36,7 +36,9 @@ def serve(
     if listen:
         settings = settings.model_copy(update={"listen": listen})
     try:
-        asyncio.run(run(settings, config))
+        # SQLite runs one agent per file; a second is refused here, by name.
+        with locking.single_agent(settings.store):
+            asyncio.run(run(settings, config))
     except errors.InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

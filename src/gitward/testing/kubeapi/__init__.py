@@ -31,6 +31,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.testing.kubeapi import (
+    auditing,
     auth,
     certificates,
     crds,
@@ -107,6 +108,8 @@ class KubeAPIServer:
         self.store = storing.Store(history_size)
         self.registry = crds.Registry()
         self.api = handling.Api(self.store, self.registry, clock)
+        # Every successful write, with the client's user agent (see auditing).
+        self.writes = auditing.WriteLog()
 
     @property
     def url(self) -> str:
@@ -137,6 +140,7 @@ class KubeAPIServer:
             server_address=f"{self.host}:{self.port}",
             bookmark_interval=self._bookmark_interval,
             policy=self._policy,
+            writes=self.writes,
         )
         router = serving.Router(self.api, settings)
         try:

@@ -22,6 +22,7 @@ import functools
 import http
 import logging
 import ssl
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
@@ -31,6 +32,7 @@ import httptools
 import orjson
 
 from gitward.testing.kubeapi import (
+    auditing,
     auth,
     crds,
     discovery,
@@ -305,10 +307,12 @@ class Settings:
         server_address: str,
         bookmark_interval: float,
         policy: auth.Policy,
+        writes: auditing.WriteLog | None = None,
     ) -> None:
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
         self.policy = policy
+        self.writes = writes or auditing.WriteLog()
 
 
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -493,6 +497,56 @@ class Router:
         return response
 
     async def _resource(
+        self,
+        request: Request,
+        conn: Connection,
+        rtype: types.ResourceType,
+        namespace: str,
+        name: str,
+        subresource: str,
+        watch_path: bool,
+        warnings: list[str],
+    ) -> Response | None:
+        if request.method not in _WRITE_VERBS or _dry_run(request):
+            return await self._serve_resource(
+                request, conn, rtype, namespace, name, subresource, watch_path, warnings
+            )
+        started = time.time()
+        labels = self._labels(rtype, namespace, name) if request.method == "DELETE" else {}
+        response = await self._serve_resource(
+            request, conn, rtype, namespace, name, subresource, watch_path, warnings
+        )
+        if response is not None and response.status < 300:
+            if not name and request.method == "POST" and response.content_type == JSON:
+                meta = (orjson.loads(response.body) or {}).get("metadata") or {}
+                name = str(meta.get("name") or "")
+            if request.method != "DELETE":
+                labels = self._labels(rtype, namespace, name)
+            self.settings.writes.add(
+                auditing.Write(
+                    started=started,
+                    finished=time.time(),
+                    user_agent=request.headers.get("user-agent", ""),
+                    verb=_WRITE_VERBS[request.method],
+                    group=rtype.group,
+                    kind=rtype.kind,
+                    namespace=namespace,
+                    name=name,
+                    labels=labels,
+                )
+            )
+        return response
+
+    def _labels(self, rtype: types.ResourceType, namespace: str, name: str) -> dict[str, str]:
+        if not name:
+            return {}
+        try:
+            obj = self.api.get(rtype, namespace, name)
+        except validating.StatusError:
+            return {}
+        return dict((obj.get("metadata") or {}).get("labels") or {})
+
+    async def _serve_resource(
         self,
         request: Request,
         conn: Connection,

@@ -1,0 +1,52 @@
+"""The test server's record of writes: who changed which object, and when.
+
+Every successful write (create, update, patch, delete; not dry runs, not
+reads) is appended with the request's ``User-Agent``, the verb, the object
+and its labels, and the wall-clock times the request arrived and was
+answered. Clients tell themselves apart by their user agent (gitward replicas
+set ``gitward/<version> (replica <identity>; fence <token>)``), so a test can
+prove that no object was written by two replicas in overlapping time.
+Read it in process: ``server.writes.records()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    started: float  # time.time() when the request arrived
+    finished: float  # time.time() when the answer was ready
+    user_agent: str
+    verb: str
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class WriteLog:
+    """Append-only, bounded (the oldest records go first past ``limit``)."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._records: list[Write] = []
+        self._lock = threading.Lock()
+
+    def add(self, write: Write) -> None:
+        with self._lock:
+            self._records.append(write)
+            if len(self._records) > self.limit:
+                del self._records[: len(self._records) - self.limit]
+
+    def records(self) -> list[Write]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
