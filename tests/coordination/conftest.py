@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class Backend:
     async def wait(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    def now(self) -> float:
+        return time.monotonic()
+
 
 class FakeBackend(Backend):
     def __init__(self) -> None:
@@ -66,6 +70,9 @@ class FakeBackend(Backend):
 
     async def wait(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    def now(self) -> float:
+        return self.clock()
 
 
 @pytest.fixture(params=["memory", "kubernetes", "postgresql"])

@@ -29,7 +29,7 @@ async def test_leases_are_written_like_client_go_and_released_on_leave(
     lease = kget(lease_server, "-n", a.namespace, "lease", "gitward-web-0")
     spec = lease["spec"]
     assert spec["holderIdentity"] == fence.holder and fence.holder.startswith("web-0_")
-    assert spec["leaseDurationSeconds"] == 1  # 1.2 s rounded: whole seconds on the wire
+    assert spec["leaseDurationSeconds"] == 2  # 1.2 s rounded up: whole seconds on the wire
     assert spec["leaseTransitions"] == 0 and spec["acquireTime"] and spec["renewTime"]
     assert lease["metadata"]["labels"] == {leases.GROUP_LABEL: "gitward"}
     await a.leave()

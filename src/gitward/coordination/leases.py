@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 import uuid
@@ -158,7 +159,8 @@ class LeaseCoordinator:
             "metadata": metadata,
             "spec": {
                 "holderIdentity": self.holder,
-                "leaseDurationSeconds": max(1, round(self._timings.lease_duration)),
+                # Whole seconds on the wire: round up, never below the renew deadline.
+                "leaseDurationSeconds": max(1, math.ceil(self._timings.lease_duration)),
                 "acquireTime": now,
                 "renewTime": now,
                 "leaseTransitions": transitions,
