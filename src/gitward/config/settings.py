@@ -35,6 +35,10 @@ class TargetSettings(applications._Spec):
         description="Allow kubeconfig `exec` credential plugins (they run arbitrary programs).",
     )
     timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels ApplicationSet `targets` generators and rollout steps select on.",
+    )
     service_account_dir: str = Field(
         "/var/run/secrets/kubernetes.io/serviceaccount",
         alias="serviceAccountDir",

@@ -1,7 +1,10 @@
-"""Applications and Projects declared in Git: the app-of-apps root.
+"""Applications, ApplicationSets and Projects declared in Git: the app-of-apps root.
 
 The agent's configuration names a root repository path; every YAML file under
-it (recursively) holds Application and Project documents. The catalog is
+it (recursively) holds Application, ApplicationSet and Project documents.
+:func:`load` reads them; :func:`expand` adds the Applications each set
+generates (``engine.generating``), once the caller has fetched what the sets'
+git generators read. The catalog is
 re-read on every commit of the root repository. One broken file never hides
 the others: its error is reported, and the Applications it declared before
 keep their last good definition until the file is fixed or removed.
@@ -13,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitward import errors
-from gitward.config import applications
+from gitward.config import applications, appsets
+from gitward.engine import generating
 from gitward.render import base as render_base
 from gitward.render import loading
 
@@ -26,6 +30,13 @@ _MAX_FILES = 10_000
 class Declared:
     app: applications.Application
     file: str  # repository path of the file declaring it
+    owner: str = ""  # the ApplicationSet that generated it; '' when declared directly
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredSet:
+    appset: appsets.ApplicationSet
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,7 @@ class Catalog:
     revision: str
     apps: Mapping[str, Declared] = field(default_factory=dict)
     projects: Mapping[str, applications.Project] = field(default_factory=dict)
+    appsets: Mapping[str, DeclaredSet] = field(default_factory=dict)
     # One message per file that could not be read, naming the file.
     problems: tuple[str, ...] = ()
     broken_files: frozenset[str] = frozenset()
@@ -59,6 +71,7 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
     """The catalog at ``tree``'s commit; ``previous`` keeps apps of broken files."""
     apps: dict[str, Declared] = {}
     projects: dict[str, applications.Project] = {}
+    sets: dict[str, DeclaredSet] = {}
     problems: list[str] = []
     broken: set[str] = set()
     for file in _files(tree, path):
@@ -75,6 +88,15 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
             if isinstance(item, applications.Project):
                 projects.setdefault(item.metadata.name, item)
                 continue
+            if isinstance(item, appsets.ApplicationSet):
+                if item.name in sets:
+                    problems.append(
+                        f"{file}: ApplicationSet {item.name!r} is already declared in "
+                        f"{sets[item.name].file}; this declaration is ignored"
+                    )
+                else:
+                    sets[item.name] = DeclaredSet(item, file)
+                continue
             if item.name in apps:
                 problems.append(
                     f"{file}: Application {item.name!r} is already declared in "
@@ -84,18 +106,71 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
             apps[item.name] = Declared(item, file)
     if previous is not None:
         for name, declared in previous.apps.items():
-            if declared.file in broken and name not in apps:
+            if declared.file in broken and name not in apps and not declared.owner:
                 apps[name] = declared
+        for name, kept in previous.appsets.items():
+            if kept.file in broken and name not in sets:
+                sets[name] = kept
     return Catalog(
         revision=tree.revision,
         apps=apps,
         projects=projects,
+        appsets=sets,
         problems=tuple(problems),
         broken_files=frozenset(broken),
     )
 
 
-def _parse(document: object, origin: str) -> applications.Application | applications.Project:
+def expand(loaded: Catalog, inputs: generating.Inputs, previous: Catalog | None = None) -> Catalog:
+    """``loaded`` with the Applications its ApplicationSets generate from ``inputs``.
+
+    A set that fails (a template error, a generator whose repository could not
+    be read) changes nothing: its Applications of ``previous`` stay as they were,
+    and the failure is one of the catalog's problems. A generated name already
+    taken (declared directly, or by a set earlier in name order) is a problem too;
+    the first declaration wins.
+    """
+    apps = dict(loaded.apps)
+    problems = list(loaded.problems)
+    before = previous.apps if previous is not None else {}
+    for name in sorted(loaded.appsets):
+        declared = loaded.appsets[name]
+        kept = {n: d for n, d in before.items() if d.owner == name}
+        try:
+            generated = generating.generate(declared.appset, inputs, declared.file)
+        except errors.GitwardError as exc:
+            problems.append(f"{exc} (its Applications are kept as they were)")
+            produced = kept
+        else:
+            produced = {
+                app_name: Declared(app, declared.file, owner=name)
+                for app_name, app in generated.apps.items()
+            }
+            if declared.appset.spec.sync_policy.applications_sync == "create-update":
+                produced = {**kept, **produced}
+        for app_name, item in produced.items():
+            if app_name in apps:
+                taken = apps[app_name]
+                by = f"ApplicationSet {taken.owner!r}" if taken.owner else taken.file
+                problems.append(
+                    f"{declared.file}: ApplicationSet {name!r} generates Application "
+                    f"{app_name!r}, already declared by {by}; the generated one is ignored"
+                )
+                continue
+            apps[app_name] = item
+    return Catalog(
+        revision=loaded.revision,
+        apps=apps,
+        projects=loaded.projects,
+        appsets=loaded.appsets,
+        problems=tuple(problems),
+        broken_files=loaded.broken_files,
+    )
+
+
+def _parse(
+    document: object, origin: str
+) -> applications.Application | applications.Project | appsets.ApplicationSet:
     if not isinstance(document, Mapping):
         raise errors.ConfigError(f"{origin}: expected a mapping")
     kind = document.get("kind")
@@ -103,4 +178,8 @@ def _parse(document: object, origin: str) -> applications.Application | applicat
         return applications.parse_project(document, origin)
     if kind == "Application":
         return applications.parse(document, origin)
-    raise errors.ConfigError(f"{origin}: kind {kind!r} is neither Application nor Project")
+    if kind == "ApplicationSet":
+        return appsets.parse(document, origin)
+    raise errors.ConfigError(
+        f"{origin}: kind {kind!r} is none of Application, ApplicationSet, Project"
+    )
