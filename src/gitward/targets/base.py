@@ -41,6 +41,14 @@ class WatchEvent:
     object: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a reachable target says about itself."""
+
+    server: str  # where it is, as configured (no credentials)
+    version: str  # e.g. "v1.31.0" for a Kubernetes API
+
+
 class Target(Protocol):
     """A live system gitward applies manifests to."""
 
@@ -91,6 +99,11 @@ class Target(Protocol):
     def watch(self, group: str, kind: str) -> AsyncIterator[WatchEvent]:
         """Events for every object of a kind, across namespaces, resuming
         transparently after disconnects and 410 Gone."""
+        ...
+
+    async def probe(self) -> Probe:
+        """Ask the target whether it answers, and which version it runs; raises
+        :class:`gitward.errors.TargetUnavailable` naming it when it does not."""
         ...
 
     async def close(self) -> None: ...

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitward import errors
 from gitward.model import resources
 from gitward.targets import base
 from gitward.targets.kubernetes import (
@@ -22,6 +23,7 @@ from gitward.targets.kubernetes import (
     pruning,
     reading,
     recording,
+    requesting,
     watching,
 )
 from gitward.targets.kubernetes import discovery as discovering
@@ -200,6 +202,18 @@ class KubernetesTarget:
 
     def watch(self, group: str, kind: str) -> AsyncGenerator[base.WatchEvent, None]:
         return self.watches.events(group, kind)
+
+    async def probe(self) -> base.Probe:
+        try:
+            _, body, _ = await self.connection.api.request(
+                "GET", "/version", what="reading /version"
+            )
+        except requesting.StatusError as exc:
+            raise errors.TargetUnavailable(
+                f"Kubernetes API {self.server}: /version answered {exc.code}"
+            ) from None
+        version = body.get("gitVersion", "") if isinstance(body, Mapping) else ""
+        return base.Probe(server=self.server, version=str(version))
 
     async def close(self) -> None:
         await self.watches.close()
