@@ -202,3 +202,20 @@ class FenceLost(RetryableError):
     valid, or the Application now belongs to another replica."""
 
     reason = "FenceLost"
+
+
+# --- notifications ------------------------------------------------------------
+
+
+class NotificationUnavailable(RetryableError):
+    """A notification receiver could not be reached, timed out, answered 5xx or 429;
+    the outbox retries with backoff."""
+
+    reason = "NotificationRetrying"
+
+
+class NotificationRejected(InputError):
+    """A notification cannot be delivered as configured (a 4xx answer, a refused
+    address, a missing secret, a failing template); not retried."""
+
+    reason = "NotificationFailed"

@@ -157,22 +157,46 @@ async def test_migrations_run_forward_in_one_transaction(sql_url: str) -> None:
     async with storing.SqlStore(sql_url) as store:
         await store.save_status(records.app())
     engine = _engine(sql_url)
+    now, then = migrating.LATEST_VERSION, migrating.LATEST_VERSION + 1
     try:
         with pytest.raises(sa.exc.SQLAlchemyError):
-            migrating.upgrade(engine, latest=2, migrations={2: _broken_migration})
+            migrating.upgrade(
+                engine, latest=then, migrations={**migrating.MIGRATIONS, then: _broken_migration}
+            )
         with engine.connect() as conn:
-            assert migrating.current_version(conn) == 1
+            assert migrating.current_version(conn) == now
             assert "gitward_half_done" not in sa.inspect(conn).get_table_names()
 
-        assert migrating.upgrade(engine, latest=2, migrations={2: _add_owner_column}) == 1
+        upgraded = {**migrating.MIGRATIONS, then: _add_owner_column}
+        assert migrating.upgrade(engine, latest=then, migrations=upgraded) == now
         with engine.connect() as conn:
-            assert migrating.current_version(conn) == 2
+            assert migrating.current_version(conn) == then
             owners = conn.execute(sa.text("SELECT owner FROM gitward_applications")).scalars()
             assert list(owners) == ["platform"]
-        # Already at 2: nothing runs again.
-        assert migrating.upgrade(engine, latest=2, migrations={2: _broken_migration}) == 2
-        with pytest.raises(base.IncompatibleSchema, match=r"no migration to version\(s\) \[3\]"):
-            migrating.upgrade(engine, latest=3, migrations={2: _add_owner_column})
+        # Already there: nothing runs again.
+        broken = {**migrating.MIGRATIONS, then: _broken_migration}
+        assert migrating.upgrade(engine, latest=then, migrations=broken) == then
+        with pytest.raises(
+            base.IncompatibleSchema, match=rf"no migration to version\(s\) \[{then + 1}\]"
+        ):
+            migrating.upgrade(engine, latest=then + 1, migrations=upgraded)
+    finally:
+        engine.dispose()
+
+
+async def test_version_1_gains_the_outbox(sql_url: str) -> None:
+    async with storing.SqlStore(sql_url) as store:
+        await store.save_status(records.app())
+    engine = _engine(sql_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE gitward_deliveries"))
+            conn.execute(sa.text("DROP TABLE gitward_cursors"))
+            conn.execute(sa.text("UPDATE gitward_schema SET version = 1"))
+        assert migrating.upgrade(engine) == 1
+        with engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+        assert {"gitward_deliveries", "gitward_cursors"} <= set(tables)
     finally:
         engine.dispose()
 

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
 from gitward.config import applications, durations, images
+from gitward.config import notifications as notifying
 
 
 class TargetSettings(applications._Spec):
@@ -166,6 +167,22 @@ class AuthSettings(applications._Spec):
     )
 
 
+class DeliveryMetricsSettings(applications._Spec):
+    """The delivery (DORA) figures (``gitward report delivery``, ``/api/v1/delivery``)."""
+
+    failure_window: durations.PositiveDuration = Field(
+        3600.0,
+        alias="failureWindow",
+        description=(
+            "A deployment counts as failed when a failed sync, Degraded health or a "
+            "rollback/revert of the Application follows it within this window."
+        ),
+    )
+    window: durations.PositiveDuration = Field(
+        30 * 86400.0, description="Default period of the figures (--since)."
+    )
+
+
 class Settings(applications._Spec):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     repositories: list[RepositoryCredentials] = Field(default_factory=list)
@@ -204,6 +221,15 @@ class Settings(applications._Spec):
     )
     auth: AuthSettings = Field(
         default_factory=lambda: AuthSettings(), description="REST API access."
+    )
+    notifications: notifying.NotificationSettings = Field(
+        default_factory=lambda: notifying.NotificationSettings(),
+        description="Providers (where to send) and alerts (which events, for whom).",
+    )
+    delivery_metrics: DeliveryMetricsSettings = Field(
+        default_factory=lambda: DeliveryMetricsSettings(),
+        alias="deliveryMetrics",
+        description="How the delivery (DORA) figures are computed.",
     )
 
     @field_validator("targets")

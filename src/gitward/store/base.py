@@ -237,6 +237,37 @@ class TokenRecord:
     created_at: datetime
 
 
+class DeliveryState(StrEnum):
+    """Where a notification is: due (``attempts`` > 0: retrying), or finished."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One notification for one alert's provider: in the outbox while pending,
+    then in the delivery log. ``payload`` is the event and its context, never a
+    secret. ``id`` is None until stored."""
+
+    provider: str
+    alert: str
+    app: str
+    reason: str
+    dedup_key: str
+    payload: Mapping[str, object]
+    created_at: datetime
+    event_id: int | None = None
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_error: str = ""
+    id: int | None = None
+
+
 # --- the Protocol ---------------------------------------------------------------
 
 
@@ -328,6 +359,50 @@ class Store(Protocol):
     async def delete_token(self, name: str) -> bool: ...
 
     async def list_tokens(self) -> list[TokenRecord]: ...
+
+
+class Outbox(Protocol):
+    """The notification outbox and delivery log (``SqlStore`` implements it).
+
+    The router reads the event log from its cursor and ``enqueue``s; the
+    deliverer takes what is ``due`` and ``settle``s each attempt.
+    """
+
+    async def outbox_cursor(self, name: str) -> int | None: ...
+
+    async def enqueue(
+        self,
+        items: list[DeliveryRecord],
+        *,
+        cursor: tuple[str, int],
+        dedup_window: timedelta,
+        limit: int,
+    ) -> list[int]:
+        """Store ``items`` (skipping any whose ``dedup_key`` was enqueued within
+        ``dedup_window``), move ``cursor`` and drop the oldest pending beyond
+        ``limit``, in one transaction; the ids stored."""
+        ...
+
+    async def due(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def settle(self, delivery: DeliveryRecord, *, keep: int) -> None:
+        """Record an attempt's outcome (state, attempts, next attempt, error) and
+        trim finished deliveries beyond the newest ``keep``."""
+        ...
+
+    async def list_deliveries(
+        self,
+        *,
+        app: str | None = None,
+        provider: str | None = None,
+        state: DeliveryState | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[DeliveryRecord]:
+        """Newest first."""
+        ...
 
 
 def interrupted_message(now: datetime) -> str:

@@ -39,9 +39,17 @@ from gitward.store import base, schema
 
 Migration = Callable[[sa.Connection], None]
 
-LATEST_VERSION = 1
+LATEST_VERSION = 2
+
+
+def _add_outbox(conn: sa.Connection) -> None:
+    """Version 2: the notification outbox and delivery log, and event-log cursors."""
+    for model in (schema.DeliveryRow, schema.CursorRow):
+        schema.metadata.tables[model.__tablename__].create(conn, checkfirst=True)
+
+
 # MIGRATIONS[n] upgrades a database at version n - 1 to version n.
-MIGRATIONS: Mapping[int, Migration] = {}
+MIGRATIONS: Mapping[int, Migration] = {2: _add_outbox}
 
 # Arbitrary constant naming gitward's schema lock among advisory locks.
 _PG_LOCK_KEY = 0x67697477617264  # "gitward"

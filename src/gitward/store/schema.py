@@ -146,4 +146,47 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
+class DeliveryRow(Base):
+    """One notification in the outbox and, once finished, in the delivery log.
+
+    ``state`` is pending (due at ``next_attempt_at``; ``attempts`` > 0 means
+    retrying), sent, failed (gave up) or dropped (the outbox was full).
+    ``payload`` is the event and its context (never a secret: secrets are read
+    by the provider at send time); ``dedup_key`` finds the same event for the
+    same alert within the de-duplication window.
+    """
+
+    __tablename__ = "gitward_deliveries"
+    __table_args__ = (
+        sa.Index("ix_gitward_deliveries_due", "state", "next_attempt_at"),
+        sa.Index("ix_gitward_deliveries_dedup", "dedup_key", "created_at"),
+        sa.Index("ix_gitward_deliveries_app_id", "app", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(sa.String, nullable=False)
+    alert: Mapped[str] = mapped_column(sa.String, nullable=False)
+    app: Mapped[str] = mapped_column(sa.String, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.String, nullable=False)
+    event_id: Mapped[int | None] = mapped_column(Id, nullable=True)
+    dedup_key: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    state: Mapped[str] = mapped_column(sa.String, nullable=False)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_error: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, nullable=False)
+
+
+class CursorRow(Base):
+    """Named read positions in the event log (the outbox's: the last event routed)."""
+
+    __tablename__ = "gitward_cursors"
+
+    name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    event_id: Mapped[int] = mapped_column(Id, nullable=False)
+
+
 metadata = Base.metadata

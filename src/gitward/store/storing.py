@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gitward import errors
 from gitward.model import operations, status
-from gitward.store import base, migrating, schema, serialising
+from gitward.store import base, migrating, outboxing, schema, serialising
 
 _T = TypeVar("_T")
 
@@ -120,8 +120,9 @@ def create_engine(url: sa.URL) -> sa.Engine:
     )
 
 
-class SqlStore:
-    """Status, operations, events and tokens in a SQL database (see module doc).
+class SqlStore(outboxing.OutboxQueries):
+    """Status, operations, events, tokens and the notification outbox in a SQL
+    database (see module doc).
 
     ``retention`` bounds history per Application; ``clock`` stamps
     ``updated_at`` and unset ``finished_at`` and drives age-based retention.

@@ -1,0 +1,1 @@
+"""One module per service family; ``registry.sender`` picks by provider type."""
