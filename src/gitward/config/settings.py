@@ -183,6 +183,93 @@ class DeliveryMetricsSettings(applications._Spec):
     )
 
 
+class ReplicaSettings(applications._Spec):
+    """Several ``gitward serve`` sharing the work (``replicas`` in gitward.yaml).
+
+    Off by default (``coordinator: none``): one agent owns every Application.
+    With a coordinator, each replica holds a lease, Applications are spread
+    over the live replicas (consistent hashing with bounded loads), and every
+    write to a target is fenced by the owner's lease. See docs/operations.md.
+    """
+
+    coordinator: Literal["none", "kubernetes", "postgresql"] = Field(
+        "none",
+        description=(
+            "'none': a single replica. 'kubernetes': coordination.k8s.io/v1 Leases "
+            "(in the cluster of `target`, or in-cluster). 'postgresql': advisory "
+            "locks and a members table in the PostgreSQL store."
+        ),
+    )
+    identity: str = Field(
+        "",
+        description=(
+            "This replica's name among the others; '' means the pod name in a "
+            "cluster, else host name and process id."
+        ),
+    )
+    target: str = Field(
+        "",
+        description=(
+            "kubernetes: the target (from `targets`) whose cluster holds the Leases; "
+            "'' means the cluster gitward runs in (service account)."
+        ),
+    )
+    namespace: str = Field(
+        "",
+        description=(
+            "kubernetes: namespace of the Leases; '' means the pod's own namespace "
+            "in-cluster (required with `target`)."
+        ),
+    )
+    group: str = Field(
+        "gitward",
+        description="Lease group: replicas with the same store must share it.",
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+    )
+    lease_duration: durations.PositiveDuration = Field(
+        15.0,
+        alias="leaseDuration",
+        description="How long the others wait after a replica's last renewal before taking over.",
+    )
+    renew_deadline: durations.PositiveDuration = Field(
+        10.0,
+        alias="renewDeadline",
+        description="A replica stops writing when it could not renew for this long.",
+    )
+    retry_period: durations.PositiveDuration = Field(
+        2.0, alias="retryPeriod", description="Time between renewals and membership reads."
+    )
+    balance: float = Field(
+        0.25,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "ε of the bounded loads: no replica owns more than ceil((1+ε)·N/replicas) "
+            "of N Applications."
+        ),
+    )
+    advertise: str = Field(
+        "",
+        description=(
+            "URL the other replicas reach this one's API at (actions are forwarded "
+            "to the owner); '' means http://<listen>."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _timings(self) -> ReplicaSettings:
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError(
+                "need retryPeriod < renewDeadline < leaseDuration (got "
+                f"{self.retry_period:g}s, {self.renew_deadline:g}s, {self.lease_duration:g}s)"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.coordinator != "none"
+
+
 class Settings(applications._Spec):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     repositories: list[RepositoryCredentials] = Field(default_factory=list)
@@ -231,6 +318,10 @@ class Settings(applications._Spec):
         alias="deliveryMetrics",
         description="How the delivery (DORA) figures are computed.",
     )
+    replicas: ReplicaSettings = Field(
+        default_factory=lambda: ReplicaSettings(),
+        description="Several agents sharing the work; off by default.",
+    )
 
     @field_validator("targets")
     @classmethod
@@ -247,6 +338,20 @@ class Settings(applications._Spec):
             raise ValueError(
                 f"clusterObjects.target {wanted!r} is not a declared target (declared: {known})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_need_a_shared_store(self) -> Settings:
+        replicas = self.replicas
+        if replicas.enabled and not self.store.startswith(("postgresql", "postgres")):
+            raise ValueError(
+                f"replicas.coordinator {replicas.coordinator}: replicas share a PostgreSQL "
+                "store; SQLite runs a single replica"
+            )
+        if replicas.target and replicas.target not in self.targets:
+            raise ValueError(f"replicas.target {replicas.target!r} is not one of `targets`")
+        if replicas.coordinator == "kubernetes" and replicas.target and not replicas.namespace:
+            raise ValueError("replicas.namespace is required with replicas.target")
         return self
 
     def webhook_for(self, repo_url: str) -> WebhookSettings | None:

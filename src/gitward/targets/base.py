@@ -8,11 +8,18 @@ Kubernetes-shaped dicts (``apiVersion``, ``kind``, ``metadata``, ...).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from gitward.model import resources
+
+# Who is writing, for the target's own audit trail: the engine sets it around
+# a sync when replicas share the work ("replica web-1; fence web-1_4f2a#3;
+# view 7") and the Kubernetes target sends it in its User-Agent, so the API
+# server's audit log (and the test server's write record) tells replicas apart.
+attribution: ContextVar[str] = ContextVar("gitward_target_attribution", default="")
 
 
 class ApplyOutcome(StrEnum):

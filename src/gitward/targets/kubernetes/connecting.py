@@ -28,7 +28,9 @@ from lightkube.config import kubeconfig as lk_kubeconfig
 from lightkube.config import models as lk_models
 from lightkube.core import exceptions as lk_exceptions
 
+import gitward
 from gitward import errors
+from gitward.targets import base as targets_base
 from gitward.targets.kubernetes import requesting
 
 DEFAULT_TIMEOUT = 10.0
@@ -143,6 +145,16 @@ def _in_cluster(settings: Settings, where: str) -> lk_kubeconfig.KubeConfig:
     )
 
 
+_USER_AGENT = f"gitward/{gitward.__version__}"
+
+
+async def _stamp(request: httpx2.Request) -> None:
+    # Per request, not per client: one target serves every Application, and
+    # the engine sets who is writing (replica, fence) for the task at hand.
+    who = targets_base.attribution.get()
+    request.headers["User-Agent"] = f"{_USER_AGENT} ({who})" if who else _USER_AGENT
+
+
 def connect(settings: Settings) -> Connection:
     """A connection for ``settings``; no request is sent yet."""
     single = load(settings)
@@ -157,6 +169,7 @@ def connect(settings: Settings) -> Connection:
     # requests (discovery, deletes with preconditions, watches with bookmarks)
     # over the same pool, TLS and auth instead of configuring a second client.
     http: httpx2.AsyncClient = client._client._client
+    http.event_hooks = {**http.event_hooks, "request": [*http.event_hooks["request"], _stamp]}
     server = str(single.cluster.server).rstrip("/")
     return Connection(
         client=client,
