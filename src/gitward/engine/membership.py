@@ -182,51 +182,53 @@ class Membership:
         try:
             while True:
                 try:
-                    fence = await self.coordinator.join()
+                    await self.join()
                 except errors.CoordinationUnavailable as exc:
                     _log.warning("cannot join the replicas yet", error=str(exc))
                     self._failed()
                     await asyncio.sleep(self.timings.retry_period)
                     continue
-                _log.info(
-                    "joined the replicas",
-                    replica=self.identity,
-                    fence=str(fence),
-                    coordinator=self.coordinator.description,
-                )
-                self._joined = True
-                self._members, self._owners, self._mine = [], {}, {}
                 try:
-                    await self._follow()
+                    while True:
+                        await self.refresh()
+                        await asyncio.sleep(self.timings.retry_period)
+                        await self.renew()
                 except errors.LeaseLost as exc:
                     _log.error("lease lost: every write stops; joining again", error=str(exc))
                     self._failed()
                     self._drop_all("lease lost")
         finally:
-            self._drop_all("leaving")
-            with contextlib.suppress(errors.GitwardError):
-                await asyncio.shield(self.coordinator.leave())
+            await asyncio.shield(self.leave())
 
-    async def _follow(self) -> None:
-        while True:
-            try:
-                await self._refresh()
-            except errors.CoordinationUnavailable as exc:
-                _log.warning("cannot read the members", error=str(exc))
-            await asyncio.sleep(self.timings.retry_period)
-            try:
-                await self.coordinator.renew()
-            except errors.CoordinationUnavailable as exc:
-                self._failed()
-                _log.warning("lease renewal failed; retrying", error=str(exc))
+    async def join(self) -> coordination.Fence:
+        fence = await self.coordinator.join()
+        _log.info(
+            "joined the replicas",
+            replica=self.identity,
+            fence=str(fence),
+            coordinator=self.coordinator.description,
+        )
+        self._joined = True
+        self._members, self._owners, self._mine = [], {}, {}
+        return fence
 
-    def _failed(self) -> None:
-        self.renew_failures += 1
-        self.on_renew_failure()
+    async def renew(self) -> None:
+        """Renew the lease; a backend that does not answer is counted, not fatal
+        (the lease holds until the renew deadline). Raises LeaseLost."""
+        try:
+            await self.coordinator.renew()
+        except errors.CoordinationUnavailable as exc:
+            self._failed()
+            _log.warning("lease renewal failed; retrying", error=str(exc))
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
+        """Read the members and reassign when they changed."""
         sent = self.clock()
-        members = await self.coordinator.members()
+        try:
+            members = await self.coordinator.members()
+        except errors.CoordinationUnavailable as exc:
+            _log.warning("cannot read the members", error=str(exc))
+            return
         self._view_sent = sent
         if [(m.identity, m.fence) for m in members] != [
             (m.identity, m.fence) for m in self._members
@@ -236,6 +238,16 @@ class Membership:
         else:
             self._members = members
         self.ready.set()
+
+    async def leave(self) -> None:
+        """Drop the shard and release the lease (SIGTERM: the others take over now)."""
+        self._drop_all("leaving")
+        with contextlib.suppress(errors.GitwardError):
+            await self.coordinator.leave()
+
+    def _failed(self) -> None:
+        self.renew_failures += 1
+        self.on_renew_failure()
 
     # --- assignment ------------------------------------------------------------------------
 
