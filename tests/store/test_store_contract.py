@@ -263,6 +263,23 @@ async def test_recover_interrupted_fails_running_operations(store: Any) -> None:
     assert caught.value.reason == "Conflict"
 
 
+async def test_recovery_of_one_replica_touches_only_its_shard_and_dead_fences(
+    store: Any,
+) -> None:
+    def op(app: str, fence: str) -> Any:
+        return dataclasses.replace(records.operation(app), fence=fence)
+
+    dead = await store.start_operation(op("web", "r1_a#0"))
+    live_elsewhere = await store.start_operation(op("web", "r2_b#4"))
+    other_shard = await store.start_operation(op("api", "r1_a#0"))
+    now = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    assert await store.recover_interrupted(now, apps=["web"], live_fences=["r2_b#4"]) == [dead]
+    assert (await store.get_operation(live_elsewhere)).operation.phase is RUNNING
+    assert (await store.get_operation(other_shard)).operation.phase is RUNNING
+    assert (await store.get_operation(dead)).operation.fence == "r1_a#0"
+    assert await store.recover_interrupted(now, apps=[]) == []
+
+
 # --- restart --------------------------------------------------------------------------------
 
 

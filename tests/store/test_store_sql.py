@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,6 +200,24 @@ async def test_version_1_gains_the_outbox(sql_url: str) -> None:
         assert {"gitward_deliveries", "gitward_cursors"} <= set(tables)
     finally:
         engine.dispose()
+
+
+async def test_version_2_gains_the_operation_fence(sql_url: str) -> None:
+    async with storing.SqlStore(sql_url) as store:
+        old = await store.start_operation(records.operation("web"))
+    engine = _engine(sql_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE gitward_operations DROP COLUMN fence"))
+            conn.execute(sa.text("UPDATE gitward_schema SET version = 2"))
+        assert migrating.upgrade(engine) == 2
+    finally:
+        engine.dispose()
+    async with storing.SqlStore(sql_url) as store:
+        assert (await store.get_operation(old)).operation.fence == ""
+        fenced = replace(records.operation("web"), fence="gitward-1_ab#3")
+        new = await store.start_operation(fenced)
+        assert (await store.get_operation(new)).operation.fence == "gitward-1_ab#3"
 
 
 # --- crashes and several agents ---------------------------------------------------------------

@@ -63,3 +63,6 @@ class Operation:
     results: tuple[ResourceResult, ...] = field(default_factory=tuple)
     message: str = ""
     reason: str = ""
+    # The fencing token the sync wrote under ("holder#transitions") when
+    # replicas share the work; '' for a single replica.
+    fence: str = ""

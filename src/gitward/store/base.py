@@ -23,7 +23,7 @@ these by shape (field names and types); the contract tests check they agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -319,9 +319,17 @@ class Store(Protocol):
         """Newest first; ``before_id`` pages to older ones; limit 1..MAX_LIST_LIMIT."""
         ...
 
-    async def recover_interrupted(self, now: datetime) -> list[int]:
+    async def recover_interrupted(
+        self,
+        now: datetime,
+        *,
+        apps: Collection[str] | None = None,
+        live_fences: Collection[str] = (),
+    ) -> list[int]:
         """At start-up: every Running operation becomes Failed, reason Interrupted,
-        ``finished_at=now``; returns their ids in ascending order."""
+        ``finished_at=now``; returns their ids in ascending order. Replicas
+        narrow it to ``apps`` (their shard) and skip operations whose fence is
+        in ``live_fences`` (another live replica's sync)."""
         ...
 
     async def add_event(self, event: EventRecord) -> int:

@@ -39,7 +39,7 @@ from gitward.store import base, schema
 
 Migration = Callable[[sa.Connection], None]
 
-LATEST_VERSION = 2
+LATEST_VERSION = 3
 
 
 def _add_outbox(conn: sa.Connection) -> None:
@@ -48,8 +48,17 @@ def _add_outbox(conn: sa.Connection) -> None:
         schema.metadata.tables[model.__tablename__].create(conn, checkfirst=True)
 
 
+def _add_operation_fence(conn: sa.Connection) -> None:
+    """Version 3: the fencing token each operation was written under (replicas)."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("gitward_operations")}
+    if "fence" not in columns:
+        conn.execute(
+            sa.text("ALTER TABLE gitward_operations ADD COLUMN fence VARCHAR NOT NULL DEFAULT ''")
+        )
+
+
 # MIGRATIONS[n] upgrades a database at version n - 1 to version n.
-MIGRATIONS: Mapping[int, Migration] = {2: _add_outbox}
+MIGRATIONS: Mapping[int, Migration] = {2: _add_outbox, 3: _add_operation_fence}
 
 # Arbitrary constant naming gitward's schema lock among advisory locks.
 _PG_LOCK_KEY = 0x67697477617264  # "gitward"

@@ -111,6 +111,9 @@ class OperationRow(Base):
     reason: Mapped[str] = mapped_column(sa.String, nullable=False)
     plan: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     results: Mapped[list[dict[str, Any]]] = mapped_column(Json, nullable=False)
+    # The replica's fencing token ('' for a single replica): recovery at
+    # start-up touches only operations whose fence is no longer live.
+    fence: Mapped[str] = mapped_column(sa.String, nullable=False, server_default="")
 
 
 class EventRow(Base):

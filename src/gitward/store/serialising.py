@@ -183,6 +183,7 @@ def operation_to_dict(op: operations.Operation) -> dict[str, Any]:
         "results": [result_to_dict(r) for r in op.results],
         "message": op.message,
         "reason": op.reason,
+        "fence": op.fence,
     }
 
 
@@ -201,6 +202,7 @@ def operation_from_dict(doc: Mapping[str, Any]) -> operations.Operation:
             results=tuple(result_from_dict(r) for r in d.get("results", ())),
             message=str(d.get("message", "")),
             reason=str(d.get("reason", "")),
+            fence=str(d.get("fence", "")),
         ),
     )
 

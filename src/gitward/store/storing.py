@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -402,29 +402,43 @@ class SqlStore(outboxing.OutboxQueries):
             rows = conn.execute(query).all()
         return [_operation_record(row) for row in rows]
 
-    async def recover_interrupted(self, now: datetime) -> list[int]:
-        """Mark every Running operation Failed (reason Interrupted); return their ids.
+    async def recover_interrupted(
+        self,
+        now: datetime,
+        *,
+        apps: Collection[str] | None = None,
+        live_fences: Collection[str] = (),
+    ) -> list[int]:
+        """Mark Running operations Failed (reason Interrupted); return their ids.
 
-        Call once at agent start-up, before any sync starts: an operation still
-        Running then was cut short by a crash or a kill.
+        A single agent calls it once at start-up, before any sync starts: an
+        operation still Running then was cut short by a crash or a kill.
+        Replicas pass ``apps`` (their own shard) and ``live_fences`` (the
+        tokens of live members): only operations of those Applications whose
+        fence is not live are touched, never another replica's running sync.
         """
         now = serialising.utc(now, "recovery time")
         return await self._run(
-            "recovering interrupted operations", self._recover_interrupted_sync, now
+            "recovering interrupted operations",
+            self._recover_interrupted_sync,
+            now,
+            None if apps is None else sorted(set(apps)),
+            sorted(set(live_fences)),
         )
 
-    def _recover_interrupted_sync(self, now: datetime) -> list[int]:
+    def _recover_interrupted_sync(
+        self, now: datetime, apps: list[str] | None, live_fences: list[str]
+    ) -> list[int]:
         ops = schema.OperationRow
+        query = sa.select(ops.id).where(ops.phase == _RUNNING)
+        if apps is not None:
+            if not apps:
+                return []
+            query = query.where(ops.app.in_(apps))
+        if live_fences:
+            query = query.where(ops.fence.not_in(live_fences))
         with self._begin() as conn:
-            ids = [
-                int(i)
-                for i in conn.execute(
-                    sa.select(ops.id)
-                    .where(ops.phase == _RUNNING)
-                    .order_by(ops.id)
-                    .with_for_update()
-                ).scalars()
-            ]
+            ids = [int(i) for i in conn.execute(query.order_by(ops.id).with_for_update()).scalars()]
             if ids:
                 conn.execute(
                     sa.update(ops)
@@ -709,6 +723,7 @@ def _operation_values(op: operations.Operation) -> dict[str, Any]:
         "message": op.message,
         "reason": op.reason,
         "results": [serialising.result_to_dict(r) for r in op.results],
+        "fence": op.fence,
     }
 
 
@@ -728,6 +743,7 @@ def _operation_record(row: sa.Row[Any]) -> base.OperationRecord:
         results=tuple(serialising.result_from_dict(r) for r in row.results),
         message=row.message,
         reason=row.reason,
+        fence=row.fence,
     )
     plan = None if row.plan is None else serialising.plan_summary_from_dict(row.plan)
     return base.OperationRecord(id=int(row.id), operation=op, plan=plan)

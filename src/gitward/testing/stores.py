@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -244,13 +244,23 @@ class MemoryStore:
         )
         return [self._operations[i] for i in ids[:limit]]
 
-    async def recover_interrupted(self, now: datetime) -> list[int]:
+    async def recover_interrupted(
+        self,
+        now: datetime,
+        *,
+        apps: Collection[str] | None = None,
+        live_fences: Collection[str] = (),
+    ) -> list[int]:
         _check_aware(now, "recovery time")
         await self._enter("recovering interrupted operations")
+        wanted = None if apps is None else set(apps)
+        live = set(live_fences)
         ids = sorted(
             i
             for i, r in self._operations.items()
             if r.operation.phase is operations.OperationPhase.RUNNING
+            and (wanted is None or r.operation.app in wanted)
+            and r.operation.fence not in live
         )
         for i in ids:
             record = self._operations[i]
