@@ -75,6 +75,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         "GIT_COMMITTER_EMAIL": "ada@example.com",
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"),
+        # A worktree's tests run its own src/ in the gitward processes they start.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
     }
 
 

@@ -131,10 +131,9 @@ def test_live_wave_is_lenient() -> None:
     ],
 )
 def test_hook_phases(raw: str, phases: tuple[str, ...]) -> None:
-    assert (
-        ordering.hook_phases(_manifest("Job", "j", "batch", **{resources.HOOK_ANNOTATION: raw}))
-        == phases
-    )
+    found = ordering.hook(_manifest("Job", "j", "batch", **{resources.HOOK_ANNOTATION: raw}))
+    assert found is not None
+    assert found.phases == phases
 
 
 @pytest.mark.parametrize("raw", ["presync", "PreSync,Later", "", " , "])
@@ -143,7 +142,7 @@ def test_unknown_hook_phase_is_a_plan_error(raw: str) -> None:
     with pytest.raises(
         errors.PlanError, match=r"Job\.batch migrate \(migrate\.yaml\).*not a hook phase"
     ):
-        ordering.hook_phases(manifest)
+        ordering.hook(manifest)
 
 
 _kinds = st.sampled_from(

@@ -180,11 +180,11 @@ def test_lru_bounds() -> None:
 
 
 def test_registry() -> None:
-    assert registry.names()[:3] == ["helm", "kustomize", "directory"]
+    assert registry.names()[:4] == ["helm", "kustomize", "jsonnet", "directory"]
     with pytest.raises(errors.ConfigError, match="'directory' is already registered"):
         registry.register(registry.get("directory"))
-    with pytest.raises(errors.RenderError, match=r"unknown renderer 'jsonnet' \(registered: helm"):
-        registry.get("jsonnet")
+    with pytest.raises(errors.RenderError, match=r"unknown renderer 'cue' \(registered: helm"):
+        registry.get("cue")
     bad = CountingRenderer()
     bad.name = "no spaces allowed"
     with pytest.raises(errors.ConfigError, match="not a plain identifier"):

@@ -21,7 +21,7 @@ from rich.table import Table
 from gitward import errors
 from gitward.cli import consoles
 from gitward.engine import documents, reconciling, reports, runtimes
-from gitward.model import operations, plans
+from gitward.model import operations, plans, status
 
 T = TypeVar("T")
 
@@ -164,6 +164,7 @@ def sync(
             dry_run=dry_run,
             wait=wait,
             health_timeout=timeout,
+            report_health=True,
         ),
         _options(config, kubeconfig, context, cache_dir),
     )
@@ -208,6 +209,17 @@ def _print_operation(report: reconciling.SyncReport, output: str) -> None:
     _out.print(f"[{colour}]{op.phase.value}[/]{reason}: {op.message}", markup=True)
     for key, health in sorted(report.outcome.health.items()):
         _out.print(f"  health {key}: {health.status.value} {health.message}".rstrip())
+    waiting = [
+        f"{key} ({health.status.value})"
+        for key, health in sorted(report.outcome.health.items())
+        if health.status is not status.HealthStatus.HEALTHY
+    ]
+    if waiting and op.phase is operations.OperationPhase.SUCCEEDED:
+        _out.print(
+            f"[yellow]not healthy yet:[/] {', '.join(waiting)}; the sync applied everything, "
+            "these have not reached Healthy (use --wait to wait for them)",
+            markup=True,
+        )
 
 
 def _dump(data: Any, output: str) -> None:

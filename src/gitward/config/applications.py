@@ -124,25 +124,49 @@ class HelmOptions(_Spec):
     api_versions: list[str] = Field(default_factory=list, alias="apiVersions")
 
 
+class JsonnetOptions(_Spec):
+    tlas: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Top-level arguments: strings as strings, other values as Jsonnet code.",
+    )
+    ext_vars: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="extVars",
+        description="External variables (std.extVar), typed as tlas are.",
+    )
+    libs: list[str] = Field(
+        default_factory=list,
+        description="Library directories searched by imports (repository paths, in order).",
+    )
+    recurse: bool = Field(True, description="Read subdirectories too.")
+    include: list[str] = Field(default_factory=list, description="Glob patterns to keep.")
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns to skip.")
+
+
+_RENDERERS = ("directory", "kustomize", "helm", "jsonnet")
+
+
 class Render(_Spec):
     """At most one of the renderers; none means auto-detect (Chart.yaml → helm,
-    kustomization.yaml → kustomize, otherwise a directory of manifests)."""
+    kustomization.yaml → kustomize, *.jsonnet → jsonnet, otherwise a directory
+    of manifests)."""
 
     directory: DirectoryOptions | None = None
     kustomize: KustomizeOptions | None = None
     helm: HelmOptions | None = None
+    jsonnet: JsonnetOptions | None = None
     timeout: durations.PositiveDuration = Field(60.0, description="Render time limit.")
 
     @model_validator(mode="after")
     def _one(self) -> Render:
-        chosen = [n for n in ("directory", "kustomize", "helm") if getattr(self, n) is not None]
+        chosen = [n for n in _RENDERERS if getattr(self, n) is not None]
         if len(chosen) > 1:
             raise ValueError(f"render declares {', '.join(chosen)}: choose one")
         return self
 
     @property
     def kind(self) -> str | None:
-        for name in ("directory", "kustomize", "helm"):
+        for name in _RENDERERS:
             if getattr(self, name) is not None:
                 return name
         return None
@@ -218,6 +242,14 @@ class SyncPolicy(_Spec):
         ),
     )
     health_timeout: durations.PositiveDuration = Field(300.0, alias="healthTimeout")
+    create_namespace: bool = Field(
+        False,
+        alias="createNamespace",
+        description=(
+            "Create the destination namespace (and any namespace the objects name) when "
+            "missing, before anything else; it is not tracked, so never pruned."
+        ),
+    )
 
     @property
     def prune_enabled(self) -> bool:

@@ -3,9 +3,11 @@
 Called by ``planning`` to read each manifest's hook phase and wave and to
 order the Plan's changes. The order follows Argo CD's:
 
-1. phase: PreSync, Sync, PostSync, SyncFail (annotation ``gitward.dev/hook``;
+1. phase: PreSync, Sync, PostSync, SyncFail (annotation ``gitward.dev/hook``,
+   ``argocd.argoproj.io/hook`` or a Helm hook, see ``model.directives``;
    ordinary manifests are in Sync);
-2. wave: the integer annotation ``gitward.dev/sync-wave`` (default 0),
+2. wave: the integer annotation ``gitward.dev/sync-wave`` or
+   ``argocd.argoproj.io/sync-wave``, else ``helm.sh/hook-weight`` (default 0),
    lowest first; negative waves run before the default;
 3. kind: what others need first (Namespaces, then policies and accounts,
    config, storage, CRDs, RBAC, Services, workloads, Ingresses, APIServices);
@@ -19,12 +21,11 @@ their Namespace.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitward import errors
-from gitward.model import plans, resources
+from gitward.model import directives, plans, resources
 
 KIND_ORDER: tuple[str, ...] = (
     "Namespace",
@@ -75,10 +76,9 @@ _BUILTIN_GROUPS = frozenset(
     }
 )
 _UNKNOWN_RANK = len(KIND_ORDER)
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _HOOK_PHASES = {phase.value: phase for phase in plans.Phase}
 # Argo CD's "Skip" hook: the manifest is in Git but never applied.
-SKIP_HOOK = "Skip"
+SKIP_HOOK = directives.SKIP
 
 
 def kind_rank(key: resources.ResourceKey) -> int:
@@ -87,19 +87,18 @@ def kind_rank(key: resources.ResourceKey) -> int:
     return _KIND_RANK.get(key.kind, _UNKNOWN_RANK)
 
 
+def _invalid(manifest: resources.Manifest, exc: ValueError) -> errors.PlanError:
+    where = f" ({manifest.source})" if manifest.source else ""
+    return errors.PlanError(f"{manifest.key}{where}: {exc}")
+
+
 def wave(manifest: resources.Manifest) -> int:
-    """The manifest's sync wave; a non-integer value is a :class:`PlanError`."""
-    raw = manifest.annotations.get(resources.SYNC_WAVE_ANNOTATION)
-    if raw is None:
-        return 0
-    text = str(raw).strip()
-    if not _INTEGER.match(text):
-        where = f" ({manifest.source})" if manifest.source else ""
-        raise errors.PlanError(
-            f"{manifest.key}{where}: {resources.SYNC_WAVE_ANNOTATION} must be an integer, "
-            f"got {raw!r}"
-        )
-    return int(text)
+    """The manifest's sync wave (gitward's, Argo CD's, else Helm's hook weight);
+    a non-integer value is a :class:`PlanError`."""
+    try:
+        return directives.wave(manifest.annotations)
+    except ValueError as exc:
+        raise _invalid(manifest, exc) from None
 
 
 def live_wave(obj: Mapping[str, Any]) -> int:
@@ -108,30 +107,21 @@ def live_wave(obj: Mapping[str, Any]) -> int:
     Only used to order prunes, so a bad value on a live object (which Git no
     longer declares) must not block the plan.
     """
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    text = str(annotations.get(resources.SYNC_WAVE_ANNOTATION, "0")).strip()
-    return int(text) if _INTEGER.match(text) else 0
+    return directives.live_wave((obj.get("metadata") or {}).get("annotations") or {})
 
 
-def hook_phases(manifest: resources.Manifest) -> tuple[str, ...] | None:
-    """The hook phases of a manifest (``PreSync``... or ``Skip``), None if not a hook.
-
-    Several phases may be listed (``PreSync,PostSync``): the hook then runs in
-    each. An unknown phase is a :class:`PlanError` naming the manifest.
+def hook(manifest: resources.Manifest) -> directives.Hook | None:
+    """The hook phases of a manifest (gitward, Argo CD or Helm annotations), None
+    if not a hook. Several phases may be listed (``PreSync,PostSync``): the hook
+    then runs in each. An unknown phase is a :class:`PlanError` naming the manifest.
     """
-    raw = manifest.annotations.get(resources.HOOK_ANNOTATION)
-    if raw is None:
-        return None
-    names = tuple(dict.fromkeys(p.strip() for p in str(raw).split(",") if p.strip()))
-    unknown = [n for n in names if n not in _HOOK_PHASES and n != SKIP_HOOK]
-    if unknown or not names:
-        where = f" ({manifest.source})" if manifest.source else ""
-        allowed = ", ".join([*_HOOK_PHASES, SKIP_HOOK])
-        raise errors.PlanError(
-            f"{manifest.key}{where}: {resources.HOOK_ANNOTATION} {raw!r} is not a hook phase "
-            f"(allowed: {allowed})"
-        )
-    return names
+    try:
+        found = directives.hook(manifest.annotations)
+        if found is not None:
+            directives.delete_policies(manifest.annotations)
+    except ValueError as exc:
+        raise _invalid(manifest, exc) from None
+    return found
 
 
 def phase(name: str) -> plans.Phase:
@@ -139,8 +129,11 @@ def phase(name: str) -> plans.Phase:
 
 
 def is_live_hook(obj: Mapping[str, Any]) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return resources.HOOK_ANNOTATION in annotations
+    return directives.is_hook((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def live_options(obj: Mapping[str, Any]) -> directives.Options:
+    return directives.options((obj.get("metadata") or {}).get("annotations") or {})
 
 
 def _key_fields(key: resources.ResourceKey) -> tuple[int, str, str, str, str]:

@@ -15,16 +15,23 @@ Per declared object:
 * without one → structural: every field Git declares must equal the live
   value, and fields gitward applied before (its managedFields entry,
   operation Apply) that Git no longer declares count as removals;
-* hooks (``gitward.dev/hook``) → CREATE in their phase, every sync;
-  ``Skip`` hooks → SKIP.
+* hooks (``gitward.dev/hook``, ``argocd.argoproj.io/hook``, Helm hooks) →
+  CREATE in their phase, every sync; ``Skip`` hooks and Helm hooks without a
+  sync phase (``test``, ``pre-delete``...) → SKIP. ``metadata.generateName``
+  is accepted on hooks only (the server names each run);
+* Flux's ``ssa: Ignore`` or ``reconcile: disabled`` → SKIP; ``ssa:
+  IfNotPresent`` → CREATE when absent, else SKIP (left as it is).
 
 Per inventory object that Git no longer declares (and whose tracking id
 really names it for this Application, so a copied label never prunes a
 foreign object): PRUNE when prune is enabled; otherwise SKIP "prune
 disabled", listed so people see what Git no longer declares; SKIP
 "Prune=false" when the object opts out; SKIP "being deleted" when a deletion
-is already under way. Live hooks are never pruned (their delete policy
-removes them), as in Argo CD.
+is already under way; SKIP "IgnoreExtraneous" (not counted as out of sync)
+when the object's compare options say so and prune is off. Live hooks are
+never pruned (their delete policy removes them), as in Argo CD. Every tool's
+annotations count (``model.directives``): Argo CD's ``Prune=false`` and
+Flux's ``prune: disabled`` alike.
 
 An empty render with managed objects on the target raises
 :class:`gitward.errors.EmptyRenderError` unless ``allow_empty``: pruning
@@ -38,7 +45,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.diff import _fieldsv1, base, comparing, ignoring, masking, normalising, ordering
-from gitward.model import plans, resources
+from gitward.model import directives, plans, resources
 
 REASON_CREATE = "not on the target"
 REASON_UPDATE = "live differs from Git"
@@ -48,6 +55,10 @@ REASON_PRUNE = "no longer in Git"
 REASON_PRUNE_DISABLED = "prune disabled: no longer in Git, requires pruning"
 REASON_PRUNE_FALSE = "Prune=false"
 REASON_DELETING = "being deleted"
+REASON_IGNORE_EXTRANEOUS = "IgnoreExtraneous: no longer in Git, not part of the sync status"
+REASON_RECONCILE_DISABLED = "reconcile disabled: never applied"
+REASON_SSA_IGNORE = "ssa Ignore: never applied"
+REASON_IF_NOT_PRESENT = "ssa IfNotPresent: exists, left as it is"
 _APPLY_OPERATION = "Apply"
 
 
@@ -134,10 +145,14 @@ def _inventory(
         if key in ours:
             # The same object listed twice (two API versions of one kind).
             continue
+        if ordering.is_live_hook(obj):
+            # Hooks are never pruned, and a generateName hook's tracking id
+            # names its prefix, not the name the server gave it.
+            continue
         meta = obj.get("metadata") or {}
         labels = meta.get("labels") or {}
-        annotations = meta.get("annotations") or {}
-        if labels.get(resources.APP_LABEL) == app and annotations.get(
+        notes = meta.get("annotations") or {}
+        if labels.get(resources.APP_LABEL) == app and notes.get(
             resources.TRACKING_ANNOTATION
         ) == tracking_id(app, key):
             ours[key] = obj
@@ -156,13 +171,10 @@ def _deleting(obj: Mapping[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def _prune_disabled_on(obj: Mapping[str, Any]) -> bool:
-    manifest = resources.Manifest.from_body(obj)
-    return "Prune=false" in manifest.options()
-
-
 def _prunable(obj: Mapping[str, Any]) -> bool:
-    return not (_deleting(obj) or _prune_disabled_on(obj) or ordering.is_live_hook(obj))
+    return not (
+        _deleting(obj) or not ordering.live_options(obj).prune or ordering.is_live_hook(obj)
+    )
 
 
 def _plan_leftover(
@@ -171,10 +183,15 @@ def _plan_leftover(
     if ordering.is_live_hook(obj):
         return None
     meta = obj.get("metadata") or {}
+    opts = ordering.live_options(obj)
     if _deleting(obj):
         action, reason = plans.Action.SKIP, REASON_DELETING
-    elif _prune_disabled_on(obj):
+    elif not opts.reconcile:
+        action, reason = plans.Action.SKIP, REASON_RECONCILE_DISABLED
+    elif not opts.prune:
         action, reason = plans.Action.SKIP, REASON_PRUNE_FALSE
+    elif not options.prune and opts.ignore_extraneous:
+        action, reason = plans.Action.SKIP, REASON_IGNORE_EXTRANEOUS
     elif not options.prune:
         action, reason = plans.Action.SKIP, REASON_PRUNE_DISABLED
     else:
@@ -197,35 +214,37 @@ def _plan_declared(
     warnings: list[str],
 ) -> list[plans.Change]:
     wave = ordering.wave(manifest)
-    hooks = ordering.hook_phases(manifest)
+    hook = ordering.hook(manifest)
     meta = (live or {}).get("metadata") or {}
     uid = str(meta.get("uid") or "")
     version = str(meta.get("resourceVersion") or "")
-    if hooks is not None:
-        if ordering.SKIP_HOOK in hooks:
-            return [
-                plans.Change(
-                    key=manifest.key,
-                    action=plans.Action.SKIP,
-                    desired=manifest,
-                    wave=wave,
-                    hook=True,
-                    reason=REASON_SKIP_HOOK,
-                )
-            ]
+    if hook is not None:
+        return _plan_hook(manifest, hook, wave, uid, version)
+    if manifest.key.generated:
+        where = f" ({manifest.source})" if manifest.source else ""
+        raise errors.PlanError(
+            f"{manifest.key}{where}: metadata.generateName without metadata.name is accepted "
+            "on hooks only (each run creates a new object); give the object a name"
+        )
+    opts = directives.options(manifest.annotations)
+    skip = ""
+    if opts.mode is directives.ApplyMode.IGNORE:
+        skip = REASON_RECONCILE_DISABLED if not opts.reconcile else REASON_SSA_IGNORE
+    elif live is not None and not ordering.live_options(live).reconcile:
+        skip = REASON_RECONCILE_DISABLED  # disabled on the live object, by a person
+    elif opts.mode is directives.ApplyMode.IF_NOT_PRESENT and live is not None:
+        skip = REASON_IF_NOT_PRESENT
+    if skip:
         return [
             plans.Change(
                 key=manifest.key,
-                action=plans.Action.CREATE,
+                action=plans.Action.SKIP,
                 desired=manifest,
-                phase=ordering.phase(name),
                 wave=wave,
-                hook=True,
-                reason=REASON_HOOK,
+                reason=skip,
                 live_uid=uid,
                 live_resource_version=version,
             )
-            for name in hooks
         ]
     if live is None:
         return [
@@ -261,6 +280,41 @@ def _plan_declared(
             live_uid=uid,
             live_resource_version=version,
         )
+    ]
+
+
+def _plan_hook(
+    manifest: resources.Manifest, hook: directives.Hook, wave: int, uid: str, version: str
+) -> list[plans.Change]:
+    if hook.skip:
+        reason = (
+            f"Helm hook {hook.unsupported}: not run by gitward (as in Argo CD)"
+            if hook.unsupported
+            else REASON_SKIP_HOOK
+        )
+        return [
+            plans.Change(
+                key=manifest.key,
+                action=plans.Action.SKIP,
+                desired=manifest,
+                wave=wave,
+                hook=True,
+                reason=reason,
+            )
+        ]
+    return [
+        plans.Change(
+            key=manifest.key,
+            action=plans.Action.CREATE,
+            desired=manifest,
+            phase=ordering.phase(name),
+            wave=wave,
+            hook=True,
+            reason=REASON_HOOK,
+            live_uid=uid,
+            live_resource_version=version,
+        )
+        for name in hook.phases
     ]
 
 

@@ -152,7 +152,8 @@ async def _plan(
         desired.rendered.manifests, app=app.name, namespace=app.spec.destination.namespace
     )
     policies.check_manifests(app, project, prepared)
-    live = await target.read([m.key for m in prepared])
+    # A generated hook (metadata.generateName) has no live object to read.
+    live = await target.read([m.key for m in prepared if not m.key.generated])
     inventory = await target.inventory(app.name)
     predicted = await _dry_run_existing(target, prepared, live, runtime.concurrency)
     return planning.build(
@@ -193,6 +194,7 @@ async def sync(
     wait: bool = False,
     health_timeout: float | None = None,
     project: applications.Project | None = None,
+    report_health: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
     """One sync attempt. Failures of a stage are recorded in the operation with
@@ -219,6 +221,7 @@ async def sync(
         dry_run=dry_run,
         wait=wait,
         health_timeout=health_timeout,
+        report_health=report_health,
         clock=clock,
     )
 
@@ -263,9 +266,12 @@ async def apply_plan(
     wait: bool = False,
     health_timeout: float | None = None,
     on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None,
+    report_health: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
-    """Carry out a Plan already computed (the agent plans once, then decides)."""
+    """Carry out a Plan already computed (the agent plans once, then decides).
+    ``report_health``: read every object's health once at the end (one-shot
+    syncs print it) when the sync did not wait for it."""
     started = started or clock()
     policy = app.spec.sync_policy
     options = syncing.SyncOptions(
@@ -277,6 +283,10 @@ async def apply_plan(
         health_timeout=health_timeout if health_timeout is not None else policy.health_timeout,
         concurrency=runtime.concurrency,
         on_write=on_write,
+        create_namespace=policy.create_namespace,
+        destination_namespace=app.spec.destination.namespace,
+        app=app.name,
+        assess_after=report_health,
     )
     target = runtime.target(app.spec.destination.target)
     with runtime.metrics.stage(metrics.Stage.APPLY):

@@ -9,6 +9,16 @@ three rules that keep a sync safe:
 * the first wave with a failed resource ends the sync: later waves, pruning
   and PostSync hooks do not run (SyncFail hooks do);
 * prune runs only after every apply succeeded, and only when allowed.
+
+What each object asks through its annotations (gitward's, Argo CD's, Helm's,
+Flux's; read by ``model.directives``) is honoured here: hooks with only
+``generateName`` are created (POST) once per run and named by the server;
+``BeforeHookCreation`` removes the previous run first (for a generated hook,
+every earlier run the Application's tracking id finds), ``HookSucceeded`` /
+``HookFailed`` remove the run after it finished; ``Replace=true`` replaces the
+whole object; Flux's ``ssa: Merge`` never takes fields over from other
+managers; ``CreateNamespace=true`` (on an object, or ``syncPolicy.createNamespace``)
+creates missing namespaces first.
 """
 
 from __future__ import annotations
@@ -23,14 +33,13 @@ from typing import Any
 
 from gitward import errors
 from gitward.engine import waiting
-from gitward.model import operations, plans, resources, status
+from gitward.model import directives, operations, plans, resources, status
 from gitward.targets import base as targets
 
 # Kinds applied before anything else in the same wave: the rest of the wave
 # needs them to exist (namespaced objects need their Namespace, custom
 # objects need their CRD served).
 _FIRST_TIER = frozenset({("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")})
-_DEFAULT_HOOK_DELETE_POLICY = "BeforeHookCreation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,16 @@ class SyncOptions:
     wait: bool = False
     health_timeout: float = 300.0
     concurrency: int = 8
+    # Create the destination namespace (and those objects name) when missing
+    # (``syncPolicy.createNamespace``; Argo CD's CreateNamespace=true).
+    create_namespace: bool = False
+    destination_namespace: str = ""
+    # The Application: generated hooks' earlier runs are found by its tracking id.
+    app: str = ""
+    # After a sync that did not wait, read the health of every object once, so
+    # a one-shot sync can say what is still Progressing (an Ingress without a
+    # controller) instead of staying silent about it.
+    assess_after: bool = False
     # Called with each object as the target returned it after an apply, as it
     # happens (the agent recognises the watch events of its own writes).
     on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None
@@ -80,7 +99,10 @@ async def execute(
     (it is recorded in the outcome); raises only for cancellation."""
     outcome = SyncOutcome()
     run = _Run(plan, target, options, outcome, clock)
-    await run.phase(plans.Phase.PRE_SYNC)
+    if not options.dry_run:
+        await run.create_namespaces()
+    if not outcome.failed:
+        await run.phase(plans.Phase.PRE_SYNC)
     if not outcome.failed:
         await run.sync_phase()
     if not outcome.failed:
@@ -93,6 +115,8 @@ async def execute(
         await run.phase(plans.Phase.POST_SYNC)
     if outcome.failed and not options.dry_run:
         await run.phase(plans.Phase.SYNC_FAIL, ignore_failure=True)
+    if options.assess_after and not options.dry_run:
+        await run.assess_rest()
     return outcome
 
 
@@ -138,7 +162,11 @@ class _Run:
                 return
             is_last = index == len(waves) - 1
             if not is_last and not self.options.dry_run:
-                keys = [c.key for c in wave if c.desired is not None]
+                keys = [
+                    c.key
+                    for c in wave
+                    if c.desired is not None and not c.hook and c.action is not plans.Action.SKIP
+                ]
                 await self._wait(keys, f"wave {wave[0].wave}")
                 if self.outcome.failed:
                     return
@@ -175,7 +203,13 @@ class _Run:
                     )
                     self._record(change, code, "dry run")
                     return
-                result, taken_from = await self._apply_taking_over(change.desired)
+                mode = directives.options(change.desired.annotations).mode
+                taken_from: tuple[str, ...] = ()
+                if mode is directives.ApplyMode.REPLACE:
+                    result = await self.target.replace(change.desired)
+                else:
+                    merge = mode is directives.ApplyMode.MERGE
+                    result, taken_from = await self._apply_taking_over(change.desired, merge)
             except errors.GitwardError as exc:
                 self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
                 return
@@ -192,15 +226,16 @@ class _Run:
         self._record(change, code, note)
 
     async def _apply_taking_over(
-        self, manifest: resources.Manifest
+        self, manifest: resources.Manifest, merge: bool = False
     ) -> tuple[targets.ApplyResult, tuple[str, ...]]:
         """Apply; on a conflict with managers people use by hand, apply again
-        with force (that is drift correction) and say whose fields were taken."""
+        with force (that is drift correction) and say whose fields were taken.
+        ``merge`` (Flux's ``ssa: Merge``): other managers' fields are kept."""
         try:
             return await self.target.apply(manifest, force=self.options.force), ()
         except errors.ApplyConflict as exc:
             managers = tuple(sorted(set(exc.managers)))
-            if not managers or not all(self._may_take_over(m) for m in managers):
+            if merge or not managers or not all(self._may_take_over(m) for m in managers):
                 raise
         return await self.target.apply(manifest, force=True), managers
 
@@ -224,32 +259,42 @@ class _Run:
         if self.options.dry_run:
             self._record(change, operations.ResultCode.SKIPPED, "hook not run in a dry run")
             return
-        policies = {
-            p.strip()
-            for p in manifest.annotations.get(
-                resources.HOOK_DELETE_POLICY_ANNOTATION, _DEFAULT_HOOK_DELETE_POLICY
-            ).split(",")
-        }
+        policies = directives.delete_policies(manifest.annotations)
+        key = change.key
         try:
-            if "BeforeHookCreation" in policies:
-                await self._delete_and_wait_gone(change.key)
-            await self.target.apply(manifest, force=True)
-            health = await self._wait_hook(change.key)
+            if directives.BEFORE_HOOK_CREATION in policies:
+                await self._remove_earlier_runs(change.key)
+            if change.key.generated:
+                key = (await self.target.create(manifest)).key
+            else:
+                await self.target.apply(manifest, force=True)
+            health = await self._wait_hook(key)
         except errors.GitwardError as exc:
-            self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
-            self.outcome.fail(f"{change.phase.value} hook {change.key} failed: {exc}", exc.reason)
+            self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason, key=key)
+            self.outcome.fail(f"{change.phase.value} hook {key} failed: {exc}", exc.reason)
             return
         succeeded = health.status is status.HealthStatus.HEALTHY
-        if (succeeded and "HookSucceeded" in policies) or (
-            not succeeded and "HookFailed" in policies
+        deleted = ""
+        if (succeeded and directives.HOOK_SUCCEEDED in policies) or (
+            not succeeded and directives.HOOK_FAILED in policies
         ):
-            await self.target.delete(change.key)
+            await self.target.delete(key)
+            deleted = ", deleted (HookSucceeded)" if succeeded else ", deleted (HookFailed)"
         if succeeded:
-            self._record(change, operations.ResultCode.CREATED, "hook succeeded")
+            self._record(change, operations.ResultCode.CREATED, f"hook succeeded{deleted}", key=key)
         else:
-            message = f"hook failed: {health.message or health.status.value}"
-            self._record(change, operations.ResultCode.FAILED, message, "HookFailed")
-            self.outcome.fail(f"{change.phase.value} hook {change.key} {message}", "HookFailed")
+            message = f"hook failed: {health.message or health.status.value}{deleted}"
+            self._record(change, operations.ResultCode.FAILED, message, "HookFailed", key=key)
+            self.outcome.fail(f"{change.phase.value} hook {key} {message}", "HookFailed")
+
+    async def _remove_earlier_runs(self, key: resources.ResourceKey) -> None:
+        """BeforeHookCreation: the object of the previous run goes first; for a
+        generated hook, every earlier run this Application's tracking id finds."""
+        if not key.generated:
+            await self._delete_and_wait_gone(key)
+            return
+        for obj in await self.target.hook_runs(self.options.app, key):
+            await self._delete_and_wait_gone(resources.ResourceKey.of(obj))
 
     async def _delete_and_wait_gone(self, key: resources.ResourceKey) -> None:
         if not await self.target.delete(key):
@@ -259,6 +304,48 @@ class _Run:
             if self.clock() >= deadline:
                 raise errors.HealthTimeout(f"previous run of hook {key} is still being deleted")
             await asyncio.sleep(0.2)
+
+    # --- namespaces ----------------------------------------------------------------
+
+    async def create_namespaces(self) -> None:
+        """CreateNamespace: the namespaces the plan writes into that do not exist
+        yet are created (not tracked, so never pruned, as in Argo CD)."""
+        declared = {
+            c.key.name for c in self.plan.changes if (c.key.group, c.key.kind) == ("", "Namespace")
+        }
+        wanted: set[str] = set()
+        if self.options.create_namespace and self.options.destination_namespace:
+            wanted.add(self.options.destination_namespace)
+        for change in self.plan.changes:
+            if change.desired is None or not change.key.namespace:
+                continue
+            opts = directives.options(change.desired.annotations)
+            if self.options.create_namespace or opts.create_namespace:
+                wanted.add(change.key.namespace)
+        wanted -= declared
+        if not wanted:
+            return
+        keys = [resources.ResourceKey("", "Namespace", "", name) for name in sorted(wanted)]
+        live = await self.target.read(keys)
+        for key in keys:
+            if live.get(key) is not None:
+                continue
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": key.name}}
+            manifest = resources.Manifest.from_body(body, source="CreateNamespace")
+            try:
+                await self.target.create(manifest)
+            except errors.GitwardError as exc:
+                self.outcome.fail(f"creating namespace {key.name} failed: {exc}", exc.reason)
+                return
+            self.outcome.results.append(
+                operations.ResourceResult(
+                    key=key,
+                    action=plans.Action.CREATE,
+                    code=operations.ResultCode.CREATED,
+                    message="CreateNamespace",
+                    phase=plans.Phase.PRE_SYNC,
+                )
+            )
 
     async def _wait_hook(self, key: resources.ResourceKey) -> status.HealthResult:
         """Wait until the hook finished: Healthy (succeeded) or Degraded (failed)."""
@@ -300,6 +387,18 @@ class _Run:
         ]
         await self._wait(keys, "sync")
 
+    async def assess_rest(self) -> None:
+        keys = [
+            c.key
+            for c in self.plan.changes
+            if c.desired is not None
+            and not c.hook
+            and c.action is not plans.Action.SKIP
+            and c.key not in self.outcome.health
+        ]
+        if keys:
+            self.outcome.health.update(await waiting.assess(self.target, keys))
+
     async def _wait(self, keys: Sequence[resources.ResourceKey], what: str) -> None:
         if not keys:
             return
@@ -321,10 +420,12 @@ class _Run:
         code: operations.ResultCode,
         message: str,
         reason: str = "",
+        *,
+        key: resources.ResourceKey | None = None,
     ) -> None:
         self.outcome.results.append(
             operations.ResourceResult(
-                key=change.key,
+                key=key or change.key,
                 action=change.action,
                 code=code,
                 message=message,

@@ -26,6 +26,10 @@ COMPARE_OPTIONS_ANNOTATION = "gitward.dev/compare-options"
 # foreign object: both must agree).
 APP_LABEL = "gitward.dev/app"
 TRACKING_ANNOTATION = "gitward.dev/tracking-id"
+# The name of a declared object that has only ``metadata.generateName`` (a
+# hook the API server names at creation) ends with this: ``upgrade-sql-*``.
+# It can never be a real name, so such a key never matches a live object.
+GENERATED_SUFFIX = "*"
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -48,12 +52,25 @@ class ResourceKey:
         api_version = str(obj.get("apiVersion") or "")
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
         meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if not name and meta.get("generateName"):
+            name = f"{meta['generateName']}{GENERATED_SUFFIX}"
         return cls(
             group=group,
             kind=str(obj.get("kind") or ""),
             namespace=str(meta.get("namespace") or ""),
-            name=str(meta.get("name") or ""),
+            name=name,
         )
+
+    @property
+    def generated(self) -> bool:
+        """Whether this names a declared object the server will name (generateName)."""
+        return self.name.endswith(GENERATED_SUFFIX)
+
+    @property
+    def generate_name(self) -> str:
+        """The ``generateName`` prefix of a generated key ('' otherwise)."""
+        return self.name[: -len(GENERATED_SUFFIX)] if self.generated else ""
 
     @property
     def group_kind(self) -> str:

@@ -1,9 +1,10 @@
 """Which renderer applies to an Application's path when none is declared.
 
-``Chart.yaml`` means Helm, a kustomization file means Kustomize, anything else
-is a directory of manifests; an explicit choice always wins. Each renderer
-answers for itself (``Renderer.detect``), asked in a fixed order: the
-specific ones first, then plugins, ``directory`` last as the fallback.
+``Chart.yaml`` means Helm, a kustomization file means Kustomize, ``.jsonnet``
+files mean Jsonnet, anything else is a directory of manifests; an explicit
+choice always wins. Each renderer answers for itself (``Renderer.detect``),
+asked in a fixed order: the specific ones first, then plugins, ``directory``
+last as the fallback.
 Called by ``render.rendering``.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from gitward import errors
 from gitward.render import base, paths, registry
 
-_FIRST = ("helm", "kustomize")
+_FIRST = ("helm", "kustomize", "jsonnet")
 _LAST = "directory"
 
 

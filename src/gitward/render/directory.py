@@ -12,9 +12,10 @@ Kubernetes object with a warning naming the file. Files other tools own
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +122,16 @@ def is_directory(tree: base.Tree, path: str) -> bool:
     return True
 
 
-def _walk(tree: base.Tree, root: str, options: Options) -> _Found:
+def walk(
+    tree: base.Tree,
+    root: str,
+    options: Options,
+    wanted: Callable[[str], bool] | None = None,
+) -> _Found:
+    """Files under ``root`` whose name ``wanted`` accepts (manifest files by
+    default), honouring ``recurse``, ``include`` and ``exclude``; hidden
+    entries skipped, symlinks followed inside the repository."""
+    accept = wanted or is_manifest_name
     files: list[str] = []
     links: list[str] = []
     # Digests of the symlinked directories being walked: a link back to an
@@ -152,7 +162,7 @@ def _walk(tree: base.Tree, root: str, options: Options) -> _Found:
                 if options.recurse:
                     visit(entry.path)
                 continue
-            if not is_manifest_name(entry.name):
+            if not accept(entry.name):
                 continue
             if options.include and not _matches(options.include, relative):
                 continue
@@ -233,7 +243,7 @@ class DirectoryRenderer:
     def inputs(self, request: base.RenderRequest) -> Sequence[str]:
         root = _app_directory(request)
         options = Options.parse(request.options, f"application {request.app}")
-        return [root, *_walk(request.tree, root, options).links]
+        return [root, *walk(request.tree, root, options).links]
 
     def render(self, request: base.RenderRequest) -> resources.Rendered:
         root = _app_directory(request)
@@ -242,7 +252,7 @@ class DirectoryRenderer:
         warnings: list[str] = []
         found: list[resources.Manifest] = []
         total = 0
-        for path in _walk(request.tree, root, options).files:
+        for path in walk(request.tree, root, options).files:
             data = request.tree.read(path, max_bytes=limits.max_file_bytes)
             total += len(data)
             if total > limits.max_total_bytes:
@@ -258,4 +268,33 @@ class DirectoryRenderer:
                     f"application path {request.path!r}: more than {limits.max_documents}"
                     f" objects (at {path!r})"
                 )
+        if not found:
+            check_not_silently_empty(request.tree, root, options, request.path)
         return resources.Rendered(manifests=tuple(found), warnings=tuple(warnings))
+
+
+# Files that document a directory, never expected to render: a path holding
+# only these (its manifests deleted on purpose, allowEmpty set) stays valid.
+_DOCUMENTATION = re.compile(r"(?i)^(.*\.(md|txt|rst|adoc)|license.*|owners.*|codeowners)$")
+
+
+def check_not_silently_empty(
+    tree: base.Tree, root: str, options: Options, path: str, renderer: str = "directory"
+) -> None:
+    """Raise when a render found no objects while ``root`` holds files the
+    renderer does not read (``.jsonnet`` under the directory renderer, ``.cue``,
+    templates...): succeeding with "nothing to do" would hide the mistake."""
+    others = walk(
+        tree,
+        root,
+        dataclasses.replace(options, include=(), exclude=()),
+        lambda name: not is_manifest_name(name) and not _DOCUMENTATION.match(name),
+    ).files
+    if not others:
+        return
+    listed = ", ".join(repr(p) for p in others[:10]) + (" ..." if len(others) > 10 else "")
+    raise errors.RenderError(
+        f"application path {path!r} renders no manifests with the {renderer} renderer, "
+        f"but holds files it does not render: {listed}; choose the renderer for them "
+        "(spec.render) or remove them"
+    )

@@ -60,11 +60,12 @@ def names() -> list[str]:
 def _register_builtins() -> None:
     # Imported here, not at the top: the built-ins import this package's
     # base, and plugins must be able to import the registry cheaply.
-    from gitward.render import directory, helm, kustomize
+    from gitward.render import directory, helm, jsonnet, kustomize
 
     for renderer in (
         helm.HelmRenderer(),
         kustomize.KustomizeRenderer(),
+        jsonnet.JsonnetRenderer(),
         directory.DirectoryRenderer(),
     ):
         if renderer.name not in _renderers:

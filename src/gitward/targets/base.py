@@ -98,6 +98,21 @@ class Target(Protocol):
         """Server-side apply with gitward's field manager."""
         ...
 
+    async def create(self, manifest: resources.Manifest) -> ApplyResult:
+        """Create (POST) the object; a ``generateName`` hook gets its name from the
+        server, and the result's key names the object created."""
+        ...
+
+    async def replace(self, manifest: resources.Manifest) -> ApplyResult:
+        """Replace the whole live object (PUT at its resourceVersion), or create it
+        when absent: the ``Replace=true`` sync option."""
+        ...
+
+    async def hook_runs(self, app: str, key: resources.ResourceKey) -> list[Mapping[str, Any]]:
+        """Live objects earlier runs of ``app``'s generated hook ``key`` (a
+        ``generateName`` key) created, for ``BeforeHookCreation``."""
+        ...
+
     async def delete(self, key: resources.ResourceKey, *, uid: str = "") -> bool:
         """Delete (foreground propagation), with a uid precondition when given.
         Returns False when it was already gone."""

@@ -6,9 +6,10 @@ applied.
 
 Scope. Each kind is looked up in discovery; kinds declared by a
 CustomResourceDefinition in the same manifest set are accepted before the
-cluster serves them, with the scope of the CRD's ``spec.scope``. Any other
-kind the cluster does not serve is an :class:`gitward.errors.ApplyError`
-naming the manifest.
+cluster serves them, with the scope of the CRD's ``spec.scope``; so are
+objects annotated ``SkipDryRunOnMissingResource=true`` (their CRD comes from
+elsewhere; taken as namespaced). Any other kind the cluster does not serve is
+an :class:`gitward.errors.ApplyError` naming the manifest.
 
 Namespaces. A namespaced object without a namespace gets the Application's
 destination namespace. A namespace on a cluster-scoped object is dropped with
@@ -37,7 +38,7 @@ from typing import Any
 import structlog
 
 from gitward import errors
-from gitward.model import resources
+from gitward.model import directives, resources
 from gitward.targets.kubernetes import discovery as discovering
 
 _log = structlog.get_logger(__name__)
@@ -113,13 +114,19 @@ async def prepare(
         namespaced = declared.get((key.group, key.kind))
         if namespaced is None:
             rtype = await discovery.lookup(key.group, key.kind)
-            if rtype is None:
+            if rtype is None and directives.options(manifest.annotations).skip_dry_run_on_missing:
+                # SkipDryRunOnMissingResource: the CRD comes from elsewhere
+                # (another Application, an operator). Custom resources are
+                # namespaced far more often than not; apply says so if not.
+                namespaced = True
+            elif rtype is None:
                 raise errors.ApplyError(
                     f"{_where(manifest)}: the cluster does not serve kind {key.group_kind} "
                     f"({manifest.api_version}) and no CustomResourceDefinition in this "
                     "Application declares it"
                 )
-            namespaced = rtype.namespaced
+            else:
+                namespaced = rtype.namespaced
         body: dict[str, Any] = copy.deepcopy(dict(manifest.body))
         meta: dict[str, Any] = dict(body.get("metadata") or {})
         body["metadata"] = meta

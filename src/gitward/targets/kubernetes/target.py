@@ -3,7 +3,7 @@
 Built by the engine from a target's settings (``KubernetesTarget.connect``),
 one per cluster, shared by every Application deploying there. It composes the
 modules beside it: ``connecting`` (kubeconfig → client), ``discovery``,
-``preparing``, ``applying``, ``reading``, ``pruning``, ``watching`` and the
+``preparing``, ``applying``, ``creating``, ``reading``, ``pruning``, ``watching`` and the
 per-target ``recording`` of kinds and namespaces each Application used.
 """
 
@@ -19,6 +19,7 @@ from gitward.targets import base
 from gitward.targets.kubernetes import (
     applying,
     connecting,
+    creating,
     preparing,
     pruning,
     reading,
@@ -177,11 +178,7 @@ class KubernetesTarget:
         return live
 
     async def apply(self, manifest: resources.Manifest, *, force: bool) -> base.ApplyResult:
-        app = manifest.labels.get(resources.APP_LABEL, "")
-        if app:
-            self.record.add(
-                app, [(manifest.key.group, manifest.key.kind)], [manifest.key.namespace]
-            )
+        self._record_apply(manifest)
         outcome, live = await applying.apply(
             self.connection,
             self.discovery,
@@ -192,6 +189,28 @@ class KubernetesTarget:
         )
         self._declared_kinds |= preparing.declared_scopes([manifest]).keys()
         return base.ApplyResult(key=manifest.key, outcome=outcome, live=live)
+
+    async def create(self, manifest: resources.Manifest) -> base.ApplyResult:
+        self._record_apply(manifest)
+        return await creating.create(
+            self.connection, self.discovery, manifest, wait_for_kind=self._wait_for(manifest)
+        )
+
+    async def replace(self, manifest: resources.Manifest) -> base.ApplyResult:
+        self._record_apply(manifest)
+        return await creating.replace(
+            self.connection, self.discovery, manifest, wait_for_kind=self._wait_for(manifest)
+        )
+
+    async def hook_runs(self, app: str, key: resources.ResourceKey) -> list[Mapping[str, Any]]:
+        return await creating.hook_runs(self.connection.api, self.discovery, app, key)
+
+    def _record_apply(self, manifest: resources.Manifest) -> None:
+        app = manifest.labels.get(resources.APP_LABEL, "")
+        if app:
+            self.record.add(
+                app, [(manifest.key.group, manifest.key.kind)], [manifest.key.namespace]
+            )
 
     def _wait_for(self, manifest: resources.Manifest) -> float:
         declared = (manifest.key.group, manifest.key.kind) in self._declared_kinds
