@@ -48,9 +48,7 @@ _OPTION_NAMES = frozenset({"tlas", "extVars", "libs", "recurse", "include", "exc
 # import 'x', importstr "x", importbin @'x', import |||\n x\n|||: Jsonnet
 # requires literal import paths, so this finds every one (and, in comments,
 # a few more: harmless, a missing file is only an error when evaluated).
-_IMPORT = re.compile(
-    r"""\bimport(?:str|bin)?\s*@?(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")"""
-)
+_IMPORT = re.compile(r"""\bimport(?:str|bin)?\s*@?(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""")
 _ENTRY = ".jsonnet"
 _MAX_STACK = 500
 
@@ -153,9 +151,7 @@ def _gather(
                 continue
             for lib in libs:
                 candidate = paths.join(lib, target, what=what)
-                if tree.kind(candidate) is not None and not directory.is_directory(
-                    tree, candidate
-                ):
+                if tree.kind(candidate) is not None and not directory.is_directory(tree, candidate):
                     pending.append(candidate)
                     break
     return files
