@@ -48,6 +48,8 @@ class Inputs:
 
     targets: Sequence[TargetInfo] = ()
     trees: Mapping[tuple[str, str], render_base.Tree] = field(default_factory=dict)
+    # Why a (repoURL, ref) has no tree: the fetch error, naming the repository.
+    unavailable: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +223,10 @@ _RUNNERS: dict[str, Callable[[appsets.Generator, Inputs, str], list[Params]]] = 
 def _tree(inputs: Inputs, repo_url: str, ref: str, where: str) -> render_base.Tree:
     tree = inputs.trees.get((repo_url, ref))
     if tree is None:
-        raise errors.ConfigError(f"{where}: repository {repo_url} at {ref!r} is not available")
+        why = inputs.unavailable.get((repo_url, ref), "not fetched")
+        raise errors.ConfigError(
+            f"{where}: repository {repo_url} at {ref!r} is not available: {why}"
+        )
     return tree
 
 
