@@ -531,10 +531,28 @@ def test_implementations_have_the_protocol_signatures(implementation: type) -> N
     methods = [
         name for name, value in vars(base.Store).items() if inspect.iscoroutinefunction(value)
     ]
-    assert len(methods) == 17
+    assert len(methods) == 19
     for name in methods:
         wanted = inspect.signature(getattr(base.Store, name))
         found = inspect.signature(getattr(implementation, name))
         assert [(p.name, p.kind, p.default) for p in found.parameters.values()] == [
             (p.name, p.kind, p.default) for p in wanted.parameters.values()
         ], name
+
+
+# --- rollout controls --------------------------------------------------------------------
+
+
+async def test_rollout_controls_replace_and_survive_a_restart(backend: Backend) -> None:
+    first = await backend.open()
+    assert await first.list_rollout_controls() == []
+    await first.save_rollout_control(base.RolloutControl("web", paused=True))
+    await first.save_rollout_control(base.RolloutControl("api", promoted_through=1))
+    await first.save_rollout_control(base.RolloutControl("web", paused=False, promoted_through=0))
+    await first.close()
+    second = await backend.open()
+    assert await second.list_rollout_controls() == [
+        base.RolloutControl("api", paused=False, promoted_through=1),
+        base.RolloutControl("web", paused=False, promoted_through=0),
+    ]
+    await second.close()

@@ -268,6 +268,16 @@ class DeliveryRecord:
     id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RolloutControl:
+    """What people said about an ApplicationSet's rollout (``gitward appset
+    pause|resume|promote``): kept so a restarted agent still holds it."""
+
+    name: str
+    paused: bool = False
+    promoted_through: int = -1  # steps 0..n opened by hand; -1: none
+
+
 # --- the Protocol ---------------------------------------------------------------
 
 
@@ -367,6 +377,10 @@ class Store(Protocol):
     async def delete_token(self, name: str) -> bool: ...
 
     async def list_tokens(self) -> list[TokenRecord]: ...
+
+    async def save_rollout_control(self, control: RolloutControl) -> None: ...
+
+    async def list_rollout_controls(self) -> list[RolloutControl]: ...
 
 
 class Outbox(Protocol):

@@ -39,7 +39,7 @@ from gitward.store import base, schema
 
 Migration = Callable[[sa.Connection], None]
 
-LATEST_VERSION = 3
+LATEST_VERSION = 4
 
 
 def _add_outbox(conn: sa.Connection) -> None:
@@ -57,8 +57,17 @@ def _add_operation_fence(conn: sa.Connection) -> None:
         )
 
 
+def _add_rollouts(conn: sa.Connection) -> None:
+    """Version 4: ApplicationSet rollout controls (pause, promote)."""
+    schema.metadata.tables[schema.RolloutRow.__tablename__].create(conn, checkfirst=True)
+
+
 # MIGRATIONS[n] upgrades a database at version n - 1 to version n.
-MIGRATIONS: Mapping[int, Migration] = {2: _add_outbox, 3: _add_operation_fence}
+MIGRATIONS: Mapping[int, Migration] = {
+    2: _add_outbox,
+    3: _add_operation_fence,
+    4: _add_rollouts,
+}
 
 # Arbitrary constant naming gitward's schema lock among advisory locks.
 _PG_LOCK_KEY = 0x67697477617264  # "gitward"

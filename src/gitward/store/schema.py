@@ -192,4 +192,15 @@ class CursorRow(Base):
     event_id: Mapped[int] = mapped_column(Id, nullable=False)
 
 
+class RolloutRow(Base):
+    """People's word on an ApplicationSet's rollout: paused, steps promoted."""
+
+    __tablename__ = "gitward_rollouts"
+
+    name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+    paused: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    promoted_through: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
 metadata = Base.metadata

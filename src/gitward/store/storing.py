@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gitward import errors
 from gitward.model import operations, status
-from gitward.store import base, migrating, outboxing, schema, serialising
+from gitward.store import base, controlling, migrating, outboxing, schema, serialising
 
 _T = TypeVar("_T")
 
@@ -120,7 +120,7 @@ def create_engine(url: sa.URL) -> sa.Engine:
     )
 
 
-class SqlStore(outboxing.OutboxQueries):
+class SqlStore(outboxing.OutboxQueries, controlling.ControlQueries):
     """Status, operations, events, tokens and the notification outbox in a SQL
     database (see module doc).
 

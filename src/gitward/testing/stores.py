@@ -103,6 +103,7 @@ class MemoryStore:
         self._operations: dict[int, OperationRecord] = {}
         self._events: dict[int, Any] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._controls: dict[str, Any] = {}
         self._next_operation = 1
         self._next_event = 1
         self._last_age_trim: datetime | None = None
@@ -379,6 +380,16 @@ class MemoryStore:
     async def list_tokens(self) -> list[TokenRecord]:
         await self._enter("listing tokens")
         return [self._tokens[name] for name in sorted(self._tokens)]
+
+    # --- rollout controls --------------------------------------------------------------
+
+    async def save_rollout_control(self, control: Any) -> None:
+        await self._enter(f"saving rollout of {control.name}")
+        self._controls[control.name] = control
+
+    async def list_rollout_controls(self) -> list[Any]:
+        await self._enter("listing rollout controls")
+        return [self._controls[name] for name in sorted(self._controls)]
 
 
 def _check_limit(limit: int, what: str) -> None:
