@@ -73,6 +73,14 @@ class SourcePathError(InputError):
     reason = "SourceFailed"
 
 
+class SourceRejected(InputError):
+    """What a source served fails a check: a chart archive whose digest differs
+    from the one its index or manifest names, one over a size limit, or one
+    holding a path that leaves the chart. Nothing of it is rendered."""
+
+    reason = "SourceFailed"
+
+
 class SignatureError(InputError):
     """A commit's signature is missing, invalid or from a key not allowed."""
 

@@ -57,37 +57,6 @@ class Verify(_Spec):
     key_ref: str = Field(alias="keyRef")
 
 
-class Source(_Spec):
-    repo_url: str = Field(
-        alias="repoURL", description="Git repository URL (https, ssh, git, file)."
-    )
-    ref: str = Field(
-        "HEAD",
-        description="Branch, tag, semver range over tags (`>=1.2 <2`), or commit sha.",
-    )
-    path: str = Field("", description="Directory inside the repository; '' is the root.")
-    verify: Verify | None = Field(None, description="Require signed commits.")
-
-    @field_validator("repo_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("repoURL is empty")
-        return value.strip()
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        cleaned = value.strip().strip("/") if value not in ("", ".") else ""
-        if value.startswith("/"):
-            raise ValueError(f"path {value!r} must be relative to the repository root")
-        if any(part == ".." for part in cleaned.split("/")):
-            raise ValueError(f"path {value!r} must not contain '..'")
-        if "\x00" in value:
-            raise ValueError("path contains a NUL byte")
-        return "" if cleaned == "." else cleaned
-
-
 class DirectoryOptions(_Spec):
     recurse: bool = Field(True, description="Read subdirectories too.")
     include: list[str] = Field(default_factory=list, description="Glob patterns to keep.")
@@ -178,6 +147,103 @@ class Render(_Spec):
             return {}
         chosen: BaseModel = getattr(self, kind)
         return chosen.model_dump(by_alias=True)
+
+
+class Source(_Spec):
+    """Where desired state comes from: a Git repository (``ref``, ``path``), a chart
+    in a Helm repository (``chart``, ``version``) or a chart in an OCI registry
+    (``repoURL: oci://...``, ``version``)."""
+
+    repo_url: str = Field(
+        alias="repoURL",
+        description=(
+            "Git repository URL (https, ssh, git, file), Helm repository URL (with "
+            "`chart`), or `oci://registry/path/chart` (optionally `@sha256:<digest>`)."
+        ),
+    )
+    ref: str = Field(
+        "HEAD",
+        description="Git: branch, tag, semver range over tags (`>=1.2 <2`), or commit sha.",
+    )
+    path: str = Field("", description="Git: directory inside the repository; '' is the root.")
+    verify: Verify | None = Field(None, description="Git: require signed commits.")
+    chart: str = Field(
+        "", description="Name of the chart in the Helm repository `repoURL` (not for oci://)."
+    )
+    version: str = Field(
+        "",
+        description=(
+            "Chart version: exact (`4.11.2`), semver range (`>=4.10 <5`), or '' for the "
+            "newest stable version."
+        ),
+    )
+    name: str = Field(
+        "",
+        description=(
+            "In `spec.sources`: names this source so render options can reference its "
+            "files as `$<name>/path` (Helm `valueFiles`); a named source is not rendered."
+        ),
+    )
+    render: Render | None = Field(
+        None,
+        description="In `spec.sources`: how to render this source (default: `spec.render`).",
+    )
+
+    @field_validator("repo_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("repoURL is empty")
+        return value.strip()
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        cleaned = value.strip().strip("/") if value not in ("", ".") else ""
+        if value.startswith("/"):
+            raise ValueError(f"path {value!r} must be relative to the repository root")
+        if any(part == ".." for part in cleaned.split("/")):
+            raise ValueError(f"path {value!r} must not contain '..'")
+        if "\x00" in value:
+            raise ValueError("path contains a NUL byte")
+        return "" if cleaned == "." else cleaned
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_dns_label(value, "source name") if value else value
+
+    @model_validator(mode="after")
+    def _kind(self) -> Source:
+        oci = self.repo_url.startswith("oci://")
+        if oci:
+            rest = self.repo_url[len("oci://") :].partition("@")[0].strip("/")
+            if "/" not in rest:
+                raise ValueError(f"repoURL {self.repo_url!r}: expected oci://host/path/chart")
+            if self.chart:
+                raise ValueError(
+                    "an oci:// repoURL names the chart itself (oci://host/path/chart); drop `chart`"
+                )
+        if oci or self.chart:
+            what = "chart source"
+            if self.ref != "HEAD":
+                raise ValueError(f"a {what} takes `version`, not `ref`")
+            if self.path:
+                raise ValueError(f"a {what} has no `path` (the chart is the archive's root)")
+            if self.verify is not None:
+                raise ValueError(f"a {what} has no commit signatures to `verify`")
+        elif self.version:
+            raise ValueError("`version` is for charts: set `chart` (or an oci:// repoURL)")
+        return self
+
+    @property
+    def is_chart(self) -> bool:
+        return bool(self.chart) or self.repo_url.startswith("oci://")
+
+    @property
+    def wanted(self) -> str:
+        """What the source follows: the Git ref, or the chart version ('' = newest)."""
+        return (self.version or "*") if self.is_chart else self.ref
 
 
 class Destination(_Spec):
@@ -285,8 +351,36 @@ class Decryption(_Spec):
     key_ref: str = Field(alias="keyRef", description="Name of a key in decryptionKeys.")
 
 
+class PostBuild(_Spec):
+    """Variable substitution after render (``${var}``, ``${var:=default}``)."""
+
+    substitute: dict[str, str] = Field(
+        default_factory=dict, description="Variables and their values, highest precedence."
+    )
+    substitute_from: list[str] = Field(
+        default_factory=list,
+        alias="substituteFrom",
+        description=(
+            "Names of the agent's `variables` entries (ConfigMaps or Secrets) to read "
+            "variables from; later entries win."
+        ),
+    )
+
+
 class ApplicationSpec(_Spec):
-    source: Source
+    source: Source = Field(
+        description=(
+            "The one source; with `sources`, the first source that is rendered (filled in)."
+        )
+    )
+    sources: list[Source] = Field(
+        default_factory=list,
+        description=(
+            "Several sources instead of `source`: rendered ones are combined, named ones "
+            "provide files (`$name/...`)."
+        ),
+    )
+    post_build: PostBuild | None = Field(None, alias="postBuild")
     render: Render = Field(default_factory=lambda: Render())
     decryption: Decryption | None = None
     destination: Destination
@@ -301,6 +395,37 @@ class ApplicationSpec(_Spec):
     @classmethod
     def _deps(cls, value: list[str]) -> list[str]:
         return [check_dns_label(v, "dependsOn entry") for v in value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        # `source` always holds the primary source, so code that follows one
+        # repository keeps working; `sources` lists them all.
+        if not isinstance(data, Mapping) or not data.get("sources"):
+            return data
+        listed = data["sources"]
+        if not isinstance(listed, list):
+            return data
+        rendered = [s for s in listed if isinstance(s, Mapping) and not s.get("name")]
+        if not rendered:
+            raise ValueError("sources: at least one source must be rendered (have no `name`)")
+        if data.get("source") not in (None, rendered[0]):
+            raise ValueError("declare either `source` or `sources`, not both")
+        return {**data, "source": rendered[0]}
+
+    @model_validator(mode="after")
+    def _sources(self) -> ApplicationSpec:
+        names = [s.name for s in self.sources if s.name]
+        if len(names) != len(set(names)):
+            raise ValueError(f"sources: names must be unique ({', '.join(names)})")
+        if not self.sources and (self.source.name or self.source.render is not None):
+            raise ValueError("source: `name` and `render` belong to entries of `sources`")
+        return self
+
+    @property
+    def all_sources(self) -> list[Source]:
+        """Every source, in order (the one ``source`` when ``sources`` is not used)."""
+        return list(self.sources) if self.sources else [self.source]
 
 
 class Application(_Spec):

@@ -38,7 +38,10 @@ class TargetSettings(applications._Spec):
     timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
     labels: dict[str, str] = Field(
         default_factory=dict,
-        description="Labels ApplicationSet `targets` generators and rollout steps select on.",
+        description=(
+            "Labels ApplicationSet `targets` generators and rollout steps select on; "
+            "Applications with `postBuild` substitute them as `${target_<key>}`."
+        ),
     )
     service_account_dir: str = Field(
         "/var/run/secrets/kubernetes.io/serviceaccount",
@@ -85,6 +88,17 @@ class RepositoryCredentials(applications._Spec):
     ssh_key_passphrase_env: str = Field("", alias="sshKeyPassphraseEnv")
     known_hosts_file: str = Field("", alias="knownHostsFile")
     ca_file: str = Field("", alias="caFile", description="Extra CA bundle for https.")
+    token_env: str = Field(
+        "", alias="tokenEnv", description="Helm repositories: a bearer token in this variable."
+    )
+    token_file: str = Field(
+        "", alias="tokenFile", description="Helm repositories: a bearer token in this file."
+    )
+    plain_http: bool = Field(
+        False,
+        alias="plainHTTP",
+        description="OCI registries: speak HTTP, not HTTPS (a registry on loopback only).",
+    )
 
     def matches(self, repo_url: str) -> bool:
         return fnmatch.fnmatchcase(repo_url, self.url)
@@ -142,6 +156,34 @@ class SigningKeys(applications._Spec):
     ssh_allowed_signers_file: str = Field(
         "", alias="sshAllowedSignersFile", description="An OpenSSH allowed-signers file."
     )
+
+
+class ChartSettings(applications._Spec):
+    """Limits on charts from Helm repositories and OCI registries."""
+
+    max_archive_bytes: int = Field(
+        16 * 1024 * 1024, alias="maxArchiveBytes", ge=1024, description="Largest chart archive."
+    )
+    max_unpacked_bytes: int = Field(
+        64 * 1024 * 1024,
+        alias="maxUnpackedBytes",
+        ge=1024,
+        description="Largest total of a chart's files, uncompressed.",
+    )
+    timeout: durations.PositiveDuration = Field(
+        60.0, description="Time limit of one request to a repository or registry, body included."
+    )
+
+
+class VariableSource(applications._Spec):
+    """A ConfigMap or Secret whose entries Applications may substitute
+    (``spec.postBuild.substituteFrom: [<name>]``). Values from a Secret are
+    substituted only into Secrets, so they stay masked everywhere."""
+
+    target: str = Field(description="The target whose API holds the object.")
+    namespace: str = Field(description="Its namespace.")
+    kind: Literal["ConfigMap", "Secret"] = Field(description="ConfigMap or Secret.")
+    name: str = Field(description="Its name.")
 
 
 class RootSettings(applications._Spec):
@@ -280,6 +322,13 @@ class Settings(applications._Spec):
         description="Read Applications and Projects from custom resources too.",
     )
     store: str = Field("sqlite:///gitward-state.db", description="SQLAlchemy URL of the store.")
+    charts: ChartSettings = Field(
+        default_factory=lambda: ChartSettings(), description="Chart source limits."
+    )
+    variables: dict[str, VariableSource] = Field(
+        default_factory=dict,
+        description="Named ConfigMaps/Secrets Applications may read substitution variables from.",
+    )
     cache_dir: str = Field(
         "", alias="cacheDir", description="Git mirrors; '' means $XDG_CACHE_HOME/gitward."
     )

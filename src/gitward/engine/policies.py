@@ -47,18 +47,27 @@ def check_application(app: applications.Application, project: applications.Proje
     """The Application's own source and destination are allowed by its Project."""
     if project is None:
         return
-    spec = project.spec
-    url = app.spec.source.repo_url
-    if not _any(url, spec.source_repos):
-        raise errors.PolicyViolation(
-            f"Application {app.name}: repository {url} is not allowed by project "
-            f"{project.metadata.name} (sourceRepos: {', '.join(spec.source_repos)})"
-        )
+    for source in app.spec.all_sources:
+        check_repository(app, project, source.repo_url)
     dest = app.spec.destination
     if not _destination_allowed(project, dest.target, dest.namespace):
         raise errors.PolicyViolation(
             f"Application {app.name}: destination {dest.target}/{dest.namespace} is not "
             f"allowed by project {project.metadata.name}"
+        )
+
+
+def check_repository(
+    app: applications.Application, project: applications.Project | None, url: str
+) -> None:
+    """``url`` (a source's, or a chart dependency's repository) is allowed by the Project."""
+    if project is None:
+        return
+    spec = project.spec
+    if not _any(url, spec.source_repos):
+        raise errors.PolicyViolation(
+            f"Application {app.name}: repository {url} is not allowed by project "
+            f"{project.metadata.name} (sourceRepos: {', '.join(spec.source_repos)})"
         )
 
 

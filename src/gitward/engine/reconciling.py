@@ -18,7 +18,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.diff import base as diff_base
 from gitward.diff import planning
-from gitward.engine import metrics, policies, runtimes, syncing
+from gitward.engine import metrics, policies, runtimes, sourcing, substituting, syncing
 from gitward.model import operations, plans, resources
 from gitward.render import base as render_base
 from gitward.render import rendering
@@ -62,33 +62,35 @@ async def desired_state(
     ``max_age``: reuse a fetch of the repository at most that many seconds old
     (the agent's pollers keep mirrors fresh; workers need not fetch again).
     """
-    source = app.spec.source
-    repo = runtime.repo(source.repo_url)
-    with runtime.metrics.stage(metrics.Stage.SOURCE):
-        fetched = await runtime.sources.fetch(repo, max_age=max_age)
-    resolved = await runtime.sources.resolve(repo, revision or source.ref)
-    key_ref = signature_key_ref(app, project)
-    if key_ref:
-        # Raises SignatureError naming the commit: nothing of it is rendered.
-        await runtime.sources.verify(
-            repo, resolved.sha, runtime.signature_policy(key_ref, app.name)
-        )
-    tree = runtime.sources.tree(repo, resolved.sha)
-    request = render_base.RenderRequest(
-        tree=tree,
-        path=source.path,
-        app=app.name,
-        namespace=app.spec.destination.namespace,
-        options=app.spec.render.options(),
-        limits=render_base.Limits(timeout_seconds=app.spec.render.timeout),
-        decryption=runtime.decryption(app.spec.decryption.key_ref, app.name)
-        if app.spec.decryption is not None
-        else None,
+    resolved = await sourcing.resolve(
+        runtime, app, revision=revision, max_age=max_age, project=project
     )
+    decryption = (
+        runtime.decryption(app.spec.decryption.key_ref, app.name)
+        if app.spec.decryption is not None
+        else None
+    )
+    variables = await substituting.variables(runtime, app)
+    requests = [
+        render_base.RenderRequest(
+            tree=unit.tree,
+            path=unit.path,
+            app=app.name,
+            namespace=app.spec.destination.namespace,
+            options=unit.render.options(),
+            limits=render_base.Limits(timeout_seconds=unit.render.timeout),
+            decryption=decryption,
+            variables=variables,
+        )
+        for unit in resolved.units
+    ]
     with runtime.metrics.stage(metrics.Stage.RENDER):
-        rendered = await asyncio.to_thread(rendering.render, request, app.spec.render.kind)
-    stale = fetched.error if fetched.stale else ""
-    return Desired(revision=resolved, rendered=rendered, stale_source=stale)
+        renders = [
+            await asyncio.to_thread(rendering.render, request, unit.render.kind)
+            for request, unit in zip(requests, resolved.units, strict=True)
+        ]
+    rendered = renders[0] if len(renders) == 1 else rendering.combine(app.name, renders)
+    return Desired(revision=resolved.revision, rendered=rendered, stale_source=resolved.stale)
 
 
 def signature_key_ref(app: applications.Application, project: applications.Project | None) -> str:
@@ -201,7 +203,7 @@ async def sync(
     their reason (SourceFailed, RenderFailed, ...) rather than raised, so
     callers always get a record; nothing is pruned after any failure."""
     started = clock()
-    revision_info = operations.Revision(sha="", ref=revision or app.spec.source.ref)
+    revision_info = operations.Revision(sha="", ref=revision or app.spec.source.wanted)
     try:
         desired = await desired_state(runtime, app, revision=revision, project=project)
         revision_info = desired.revision

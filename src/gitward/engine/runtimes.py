@@ -18,7 +18,9 @@ from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.engine import documents, metrics
 from gitward.render import sops
+from gitward.source import archives as source_archives
 from gitward.source import base as source_base
+from gitward.source import charts as source_charts
 from gitward.source import credentials as source_credentials
 from gitward.targets import base as targets
 from gitward.targets import kubernetes
@@ -61,6 +63,14 @@ class Runtime:
         self.cache_dir = cache_dir
         self.options = options
         self.sources = sources
+        self.charts = source_charts.Charts(
+            cache_dir / "charts",
+            access=self.chart_access,
+            limits=source_archives.Limits(
+                max_archive_bytes=settings.charts.max_archive_bytes,
+                max_unpacked_bytes=settings.charts.max_unpacked_bytes,
+            ),
+        )
         self.concurrency = 8
         self.metrics = metrics.Metrics()
         self._targets: dict[str, targets.Target] = {}
@@ -96,6 +106,22 @@ class Runtime:
             url=url,
             credentials=_credentials(found),
             ca_file=Path(found.ca_file).expanduser() if found.ca_file else None,
+        )
+
+    def chart_access(self, url: str) -> source_charts.Access:
+        """How to reach the Helm repository or OCI registry ``url`` (from ``repositories``)."""
+        timeout = self.settings.charts.timeout
+        found = self.settings.credentials_for(url)
+        if found is None:
+            return source_charts.Access(timeout=timeout)
+        token = _secret(found.token_env, found.token_file)
+        return source_charts.Access(
+            username=found.username,
+            password=_secret(found.password_env, found.password_file),
+            token=token,
+            ca_file=Path(found.ca_file).expanduser() if found.ca_file else None,
+            plain_http=found.plain_http,
+            timeout=timeout,
         )
 
     def target(self, name: str) -> targets.Target:
@@ -171,6 +197,7 @@ class Runtime:
         return self._signing[key_ref]
 
     async def close(self) -> None:
+        await self.charts.close()
         for target in self._targets.values():
             await target.close()
         self._targets.clear()

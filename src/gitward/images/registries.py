@@ -58,6 +58,12 @@ class RegistryAuthError(errors.InputError):
     reason = "RegistryAuthFailed"
 
 
+class ResponseTooLarge(errors.InputError):
+    """The registry's answer is over the size limit the caller set."""
+
+    reason = "RegistryUnavailable"
+
+
 class ImageNotFound(errors.InputError):
     """The registry has no such repository."""
 
@@ -182,39 +188,86 @@ class RegistryClient:
         raise RegistryUnavailable(f"{where}: more than {_MAX_PAGES} pages of tags")
 
     async def _get(self, url: str, repository: str, where: str) -> httpx.Response:
+        response = await self.get(url, repository, where)
+        if response.status_code == 404:
+            raise ImageNotFound(f"{where}: no such repository on the registry")
+        return response
+
+    async def get(
+        self,
+        url: str,
+        repository: str,
+        where: str,
+        *,
+        accept: str = "",
+        max_bytes: int = _MAX_BODY,
+    ) -> httpx.Response:
+        """GET ``url`` (a ``/v2/...`` path) with pull access to ``repository``.
+
+        Answers 200 or 404 (the caller says what is missing); raises for the
+        rest. The body is read as a stream and refused past ``max_bytes``
+        (:class:`ResponseTooLarge`), so a registry cannot make us hold more.
+        Manifests (``accept`` their media types) and blobs (chart archives,
+        for ``gitward.source``) come through here.
+        """
         scope = f"repository:{repository}:pull"
         headers = self._auth_header(scope)
-        response = await self._send(url, headers, where)
+        if accept:
+            headers["Accept"] = accept
+        response = await self._send(url, headers, where, max_bytes)
         if response.status_code == 401:
             challenge = response.headers.get("www-authenticate", "")
-            headers = await self._authenticate(challenge, scope, where)
-            response = await self._send(url, headers, where)
+            headers = {**headers, **await self._authenticate(challenge, scope, where)}
+            response = await self._send(url, headers, where, max_bytes)
             if response.status_code == 401:
                 raise RegistryAuthError(f"{where}: the registry refused the credentials")
         if response.status_code == 403:
             raise RegistryAuthError(f"{where}: access denied by the registry")
-        if response.status_code == 404:
-            raise ImageNotFound(f"{where}: no such repository on the registry")
         if response.status_code == 429 or response.status_code >= 500:
             raise RegistryUnavailable(f"{where}: the registry answered {response.status_code}")
-        if response.status_code != 200:
+        if response.status_code not in (200, 404):
             raise RegistryUnavailable(
-                f"{where}: unexpected answer {response.status_code} to the tag list"
+                f"{where}: unexpected answer {response.status_code} to GET {url.split('?')[0]}"
             )
         return response
 
-    async def _send(self, url: str, headers: Mapping[str, str], where: str) -> httpx.Response:
+    async def _send(
+        self, url: str, headers: Mapping[str, str], where: str, max_bytes: int = _MAX_BODY
+    ) -> httpx.Response:
         try:
-            response = await self._http().get(url, headers=dict(headers))
+            async with self._http().stream("GET", url, headers=dict(headers)) as streamed:
+                declared = streamed.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise ResponseTooLarge(
+                        f"{where}: answer of {declared} bytes is over the {max_bytes}-byte limit"
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in streamed.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ResponseTooLarge(
+                            f"{where}: answer larger than the {max_bytes}-byte limit"
+                        )
+                    chunks.append(chunk)
         except httpx.TimeoutException:
             raise RegistryUnavailable(
                 f"{where}: no answer within {self.endpoint.timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise RegistryUnavailable(f"{where}: {type(exc).__name__}: {_clean(exc)}") from None
-        if len(response.content) > _MAX_BODY:
-            raise RegistryUnavailable(f"{where}: answer larger than {_MAX_BODY} bytes")
-        return response
+        # The body is already decoded: drop what described its encoding.
+        kept = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=kept,
+            content=b"".join(chunks),
+            request=streamed.request,
+        )
 
     def _auth_header(self, scope: str) -> dict[str, str]:
         token = self._tokens.get(scope)

@@ -8,6 +8,7 @@ name in ``render.registry`` so a user's renderer is a first-class citizen.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -116,6 +117,30 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Variables:
+    """Values for post-render substitution (``spec.postBuild``).
+
+    ``secret`` names the variables whose values came from a Secret: they may
+    only land in Secrets (whose values every output masks) and never appear
+    in a message. The repr shows names only.
+    """
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    secret: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        return f"Variables(names={sorted(self.values)}, secret={sorted(self.secret)})"
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the values, for the render cache key (never the values)."""
+        digest = hashlib.sha256()
+        for name in sorted(self.values):
+            digest.update(f"{name}\0{self.values[name]}\0{name in self.secret}\0".encode())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class RenderRequest:
     """Everything a renderer needs to render one Application."""
 
@@ -129,6 +154,8 @@ class RenderRequest:
     # Keys for SOPS-encrypted files (``spec.decryption``); None: encrypted
     # files are refused with an error naming them.
     decryption: sops.Decryption | None = None
+    # Post-render substitution (``spec.postBuild``); None: no substitution.
+    variables: Variables | None = None
 
 
 class Renderer(Protocol):

@@ -38,6 +38,7 @@ def key(renderer: base.Renderer, request: base.RenderRequest, inputs: Sequence[s
         # Without this a request with no keys could be served another
         # request's decrypted render of the same path.
         "decryption": request.decryption.fingerprint if request.decryption else None,
+        "variables": request.variables.fingerprint if request.variables else None,
         "inputs": [[path, tree.digest(path)] for path in sorted(set(inputs))],
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_unknown)

@@ -2,7 +2,8 @@
 
 Values come from the chart's ``values.yaml``, then the Application's
 ``valueFiles`` (repository paths relative to the Application's path, loaded
-through ``render.loading``; escaping the repository is refused), then inline
+through ``render.loading``; escaping the repository is refused; ``$name/...``
+is a file of the Application's source named ``name``), then inline
 ``values``, then ``set`` (``key=value``, Helm's ``--set`` syntax). The release
 name defaults to the Application's name, the release namespace is the
 destination namespace; ``kubeVersion``/``apiVersions`` set the capabilities
@@ -172,7 +173,13 @@ def _inspect(request: base.RenderRequest, options: Options) -> _Chart:
             raise errors.UnsafeInputError(
                 f"{what} {value_file!r} is remote; values files must be in the repository"
             )
-        resolved = paths.join(root, value_file, what=what)
+        # `$values/env/prod.yaml`: a file of the named source `values`
+        # (spec.sources), whatever the chart's own path.
+        resolved = (
+            paths.normalize(value_file, what=what)
+            if value_file.startswith("$")
+            else paths.join(root, value_file, what=what)
+        )
         if tree.kind(resolved) is None:
             raise errors.RenderError(f"{what} {value_file!r} does not exist")
         value_files.append(resolved)

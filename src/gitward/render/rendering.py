@@ -9,6 +9,7 @@ substitution plug in). Whatever comes out is cached in memory by input digest.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 
@@ -16,12 +17,12 @@ import orjson
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, caching, detection, sops
+from gitward.render import base, caching, detection, sops, substituting
 
 Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
 """A post-render step (decrypt, substitute): takes and returns a render."""
 
-_transforms: list[Transform] = [sops.decrypt_rendered]
+_transforms: list[Transform] = [sops.decrypt_rendered, substituting.substitute_rendered]
 _transforms_lock = threading.Lock()
 
 cache = caching.RenderCache()
@@ -96,3 +97,29 @@ def render(
         )
 
     return store.get_or_render(key, produce)
+
+
+def combine(app: str, renders: list[resources.Rendered]) -> resources.Rendered:
+    """The renders of an Application's several sources as one, in source order.
+
+    The same object from two sources is an error naming both places: which
+    one should win is not ours to guess.
+    """
+    seen: dict[resources.ResourceKey, str] = {}
+    manifests: list[resources.Manifest] = []
+    for rendered in renders:
+        for manifest in rendered.manifests:
+            other = seen.get(manifest.key)
+            if other is not None:
+                raise errors.RenderError(
+                    f"application {app}: {manifest.key} is rendered by two sources "
+                    f"({other} and {manifest.source or 'another source'})"
+                )
+            seen[manifest.key] = manifest.source or "a source"
+            manifests.append(manifest)
+    digest = hashlib.sha256("+".join(r.input_digest for r in renders).encode()).hexdigest()
+    return resources.Rendered(
+        manifests=tuple(manifests),
+        input_digest=digest,
+        warnings=tuple(w for r in renders for w in r.warnings),
+    )

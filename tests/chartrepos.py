@@ -1,0 +1,202 @@
+"""Charts made by the Helm SDK, served by a real HTTP Helm repository on 127.0.0.1.
+
+:func:`package` writes a chart directory and packages it with
+``helm_python.package`` (what ``helm package`` does); :class:`HelmRepo` keeps
+archives in a directory, indexes it with ``helm_python.repo_index_generate``
+(``helm repo index``) and serves it over HTTP with ETags, optional basic
+auth, and a log of requests (so tests see the conditional requests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+
+CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+data:
+  chart: {{ .Chart.Name }}
+  version: {{ .Chart.Version }}
+  greeting: {{ .Values.greeting | quote }}
+"""
+
+
+def package(
+    work: Path,
+    name: str,
+    version: str,
+    *,
+    templates: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    dependencies: list[dict[str, str]] | None = None,
+    destination: Path,
+) -> Path:
+    """A chart archive ``<name>-<version>.tgz`` in ``destination``, made by the Helm SDK."""
+    chart = work / f"{name}-{version}-src" / name
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    metadata: dict[str, Any] = {"apiVersion": "v2", "name": name, "version": version}
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(metadata))
+    (chart / "values.yaml").write_text(yaml.safe_dump(dict(values or {"greeting": "hello"})))
+    for file_name, text in (templates or {"configmap.yaml": CONFIGMAP}).items():
+        (chart / "templates" / file_name).write_text(text)
+    destination.mkdir(parents=True, exist_ok=True)
+    archive = Path(helm_python.package(chart, destination=destination))
+    if dependencies:
+        # `helm package` insists on vendored dependencies; an archive that
+        # declares them unvendored is made by adding them to its Chart.yaml.
+        _rewrite(
+            archive,
+            f"{name}/Chart.yaml",
+            yaml.safe_dump({**metadata, "dependencies": dependencies}),
+        )
+    return archive
+
+
+def _rewrite(archive: Path, member_name: str, text: str) -> None:
+    members: list[tuple[tarfile.TarInfo, bytes]] = []
+    with tarfile.open(archive, "r:gz") as source:
+        for member in source.getmembers():
+            handle = source.extractfile(member)
+            data = (
+                text.encode() if member.name == member_name else (handle.read() if handle else b"")
+            )
+            member.size = len(data)
+            members.append((member, data))
+    with tarfile.open(archive, "w:gz") as target:
+        for member, data in members:
+            target.addfile(member, io.BytesIO(data))
+
+
+def evil_archive(name: str, version: str, entry: str) -> bytes:
+    """A chart archive with one extra entry named ``entry`` (``mychart/../../x``)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, text in (
+            (f"{name}/Chart.yaml", f"apiVersion: v2\nname: {name}\nversion: {version}\n"),
+            (entry, "planted\n"),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@dataclass
+class HelmRepo:
+    root: Path
+    port: int = 0
+    username: str = ""
+    password: str = ""
+    requests: list[tuple[str, int]] = field(default_factory=list)
+    _server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add(self, archive: Path) -> None:
+        (self.root / archive.name).write_bytes(archive.read_bytes())
+        self.reindex()
+
+    def add_unchecked(self, name: str, version: str, data: bytes) -> None:
+        """An archive Helm would not index (a bad one), listed by hand with its digest."""
+        file_name = f"{name}-{version}.tgz"
+        (self.root / file_name).write_bytes(data)
+        index_file = self.root / "index.yaml"
+        index = yaml.safe_load(index_file.read_text())
+        index.setdefault("entries", {}).setdefault(name, []).append(
+            {
+                "apiVersion": "v2",
+                "name": name,
+                "version": version,
+                "digest": hashlib.sha256(data).hexdigest(),
+                "urls": [file_name],
+            }
+        )
+        index_file.write_text(yaml.safe_dump(index))
+
+    def reindex(self) -> None:
+        helm_python.repo_index_generate(self.root)
+
+    def tamper_digest(self, name: str, version: str) -> None:
+        """Make the index name another digest for ``name`` ``version``."""
+        index_file = self.root / "index.yaml"
+        index = yaml.safe_load(index_file.read_text())
+        for entry in index["entries"][name]:
+            if entry["version"] == version:
+                entry["digest"] = hashlib.sha256(b"something else").hexdigest()
+        index_file.write_text(yaml.safe_dump(index))
+
+    def start(self) -> None:
+        repo = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if repo.username:
+                    pair = f"{repo.username}:{repo.password}".encode()
+                    expected = "Basic " + base64.b64encode(pair).decode()
+                    if self.headers.get("Authorization") != expected:
+                        repo.requests.append((self.path, 401))
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+                        self.end_headers()
+                        return
+                path = repo.root / self.path.lstrip("/").split("?")[0]
+                if not path.is_file() or not path.resolve().is_relative_to(repo.root.resolve()):
+                    repo.requests.append((self.path, 404))
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = path.read_bytes()
+                etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    repo.requests.append((self.path, 304))
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                repo.requests.append((self.path, 200))
+                self.send_response(200)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@contextmanager
+def serving(root: Path, *, username: str = "", password: str = "") -> Iterator[HelmRepo]:
+    root.mkdir(parents=True, exist_ok=True)
+    repo = HelmRepo(root, username=username, password=password)
+    repo.reindex()
+    repo.start()
+    try:
+        yield repo
+    finally:
+        repo.stop()
