@@ -149,9 +149,7 @@ async def test_dependencies_come_from_their_own_repository(tmp_path: Path) -> No
         )
         seen: list[str] = []
         source = make_charts(tmp_path)
-        revision = await source.resolve(
-            charts.ChartSpec(apps.url, chart="web"), check=seen.append
-        )
+        revision = await source.resolve(charts.ChartSpec(apps.url, chart="web"), check=seen.append)
         assert [(d.chart, d.version) for d in revision.dependencies] == [("common", "1.2.0")]
         assert seen == [apps.url, libs.url]
         tree = source.tree(revision)

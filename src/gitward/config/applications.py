@@ -367,7 +367,18 @@ class PostBuild(_Spec):
     )
 
 
+def _source_optional(schema: dict[str, Any]) -> None:
+    # `source` is filled in from `sources` when absent: not required as written.
+    required = schema.get("required")
+    if isinstance(required, list) and "source" in required:
+        required.remove("source")
+
+
 class ApplicationSpec(_Spec):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_source_optional
+    )
+
     source: Source = Field(
         description=(
             "The one source; with `sources`, the first source that is rendered (filled in)."

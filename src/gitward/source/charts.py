@@ -153,7 +153,11 @@ class Charts:
         if pin and self._blob(pin).is_file():
             return self._cached_revision(spec, pin, url)
         access = self.access(spec.repo_url)
-        index, stale = await self.repositories.index(spec.repo_url, access, max_age=max_age)
+        try:
+            index, stale = await self.repositories.index(spec.repo_url, access, max_age=max_age)
+        except errors.GitwardError as exc:
+            # The index belongs to the repository; the status names the chart too.
+            raise type(exc)(f"{where}: {exc.message}") from None
         versions = index.get(spec.chart)
         if not versions:
             raise errors.RevisionNotFound(f"{where}: the repository has no chart {spec.chart!r}")

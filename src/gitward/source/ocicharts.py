@@ -85,14 +85,13 @@ def endpoint(host: str, access: helmrepos.Access) -> registries.Endpoint:
 
 
 def _wrap(exc: errors.GitwardError, where: str) -> errors.GitwardError:
+    message = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
     if isinstance(exc, registries.RegistryUnavailable):
-        return errors.SourceUnavailable(exc.message)
-    if isinstance(exc, registries.ResponseTooLarge):
-        return errors.SourceRejected(exc.message)
+        return errors.SourceUnavailable(message)
     if isinstance(exc, registries.ImageNotFound):
         return errors.RevisionNotFound(f"{where}: no such chart repository in the registry")
-    if isinstance(exc, registries.RegistryAuthError):
-        return errors.SourceRejected(exc.message)
+    if isinstance(exc, registries.ResponseTooLarge | registries.RegistryAuthError):
+        return errors.SourceRejected(message)
     return exc
 
 
