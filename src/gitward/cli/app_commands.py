@@ -20,25 +20,23 @@ import json
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import httpx
 import typer
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gitward.cli import consoles
+from gitward.cli import agent_client, consoles
 
-EXIT_OK = 0
-EXIT_NOT_READY = 1
-EXIT_INPUT = 2
-EXIT_UNAVAILABLE = 3
-EXIT_DENIED = 4
+EXIT_OK = agent_client.EXIT_OK
+EXIT_NOT_READY = agent_client.EXIT_NOT_READY
+EXIT_INPUT = agent_client.EXIT_INPUT
+EXIT_UNAVAILABLE = agent_client.EXIT_UNAVAILABLE
+EXIT_DENIED = agent_client.EXIT_DENIED
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
+DEFAULT_SERVER = agent_client.DEFAULT_SERVER
 
 app = typer.Typer(
     help="Applications of a running agent: list, inspect, diff, sync, roll back, wait.",
@@ -65,104 +63,11 @@ TimeoutOpt = Annotated[
 ]
 
 
-# --- talking to the server ----------------------------------------------------------------
+_fail = agent_client.fail
 
 
-class _Api:
-    """Requests to the agent; every failure becomes a message and an exit code.
-
-    One short-lived connection per request: a CLI sends few, and nothing is
-    left open when a command returns (or runs in-process, as in tests).
-    """
-
-    def __init__(self, server: str, token: str, *, timeout: float = 30.0) -> None:
-        self.server = server.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._timeout = timeout
-
-    def _new(self, timeout: httpx.Timeout | float | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.server, headers=self._headers, timeout=timeout or self._timeout
-        )
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            with self._new() as client:
-                response = client.request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            _fail(EXIT_UNAVAILABLE, f"{self.server} did not answer {method} {path} in time")
-        except httpx.HTTPError as exc:
-            _fail(EXIT_UNAVAILABLE, f"cannot reach {self.server}: {type(exc).__name__}")
-        _check(response, f"{method} {path}")
-        return response.json()
-
-    def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params={k: v for k, v in params.items() if v})
-
-    def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return self.request("POST", path, json=body or {}, **kwargs)
-
-    def stream(self, path: str, params: dict[str, Any], last_id: int | None) -> Iterator[Any]:
-        """Server-sent events as (event, data, id); reconnects after a drop."""
-        while True:
-            headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
-            try:
-                with (
-                    self._new(httpx.Timeout(30, read=60)) as client,
-                    client.stream("GET", path, params=params, headers=headers) as response,
-                ):
-                    if response.status_code >= 400:
-                        response.read()
-                        _check(response, f"GET {path}")
-                    for event, data, id_ in _sse(response.iter_lines()):
-                        if id_ is not None:
-                            last_id = id_
-                        if event == "error":
-                            break  # dropped as a slow client: reconnect from last_id
-                        yield event, data, id_
-            except httpx.HTTPError as exc:
-                _err.print(f"stream interrupted ({type(exc).__name__}); reconnecting")
-            time.sleep(1.0)
-
-
-def _sse(lines: Iterator[str]) -> Iterator[tuple[str, Any, int | None]]:
-    event, data, id_ = "", "", None
-    for line in lines:
-        if not line:
-            if event:
-                yield event, json.loads(data) if data else None, id_
-            event, data, id_ = "", "", None
-        elif line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif line.startswith("id: "):
-            id_ = int(line[4:])
-
-
-def _check(response: httpx.Response, what: str) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        message = str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        message = response.text.strip()[:500] or response.reason_phrase
-    status = response.status_code
-    if status in (401, 403):
-        _fail(EXIT_DENIED, f"{'unauthorized' if status == 401 else 'forbidden'}: {message}")
-    if 400 <= status < 500 or status == 501:
-        _fail(EXIT_INPUT, f"{what}: {message}")
-    _fail(EXIT_UNAVAILABLE, f"{what}: server error {status}: {message}")
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    kind = "unavailable" if code == EXIT_UNAVAILABLE else "error"
-    _err.print(f"[red]{kind}:[/] {message}", markup=True)
-    raise typer.Exit(code)
-
-
-def _client(server: str, token: str, timeout: float = 30.0) -> _Api:
-    return _Api(server or DEFAULT_SERVER, token, timeout=timeout)
+def _client(server: str, token: str, timeout: float = 30.0) -> agent_client.Api:
+    return agent_client.Api(server, token, timeout=timeout)
 
 
 def _dump(data: Any, output: str) -> bool:
@@ -568,7 +473,9 @@ def _ready(item: dict[str, Any], *, after: str | None) -> bool:
     return bool(item["sync"]["status"] == "Synced" and item["health"]["status"] == "Healthy")
 
 
-def _wait(api: _Api, name: str, timeout: float, *, after: str | None, show: bool) -> Any:
+def _wait(
+    api: agent_client.Api, name: str, timeout: float, *, after: str | None, show: bool
+) -> Any:
     deadline = time.monotonic() + timeout
     item = api.get(_path(name))
     if not show:
@@ -576,12 +483,14 @@ def _wait(api: _Api, name: str, timeout: float, *, after: str | None, show: bool
             time.sleep(_POLL_SECONDS)
             item = api.get(_path(name))
         return item
-    with Progress(
-        TextColumn("{task.description:<8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
+    from rich import progress as bars  # only for a person watching: ~20 ms to import
+
+    with bars.Progress(
+        bars.TextColumn("{task.description:<8}"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TextColumn("{task.fields[status]}"),
+        bars.TimeElapsedColumn(),
         console=_err.console(),
         transient=False,
     ) as progress:

@@ -1,18 +1,96 @@
-"""Entry point of the ``gitward`` command: assembles the command groups."""
+"""Entry point of the ``gitward`` command: the table of its commands.
+
+Every command lives in a module of its own and is imported only when it
+runs, so ``gitward --help`` and the thin API client commands start in a
+fraction of a second (``bench/cli_start.py``). To add a command:
+
+1. write it in ``gitward/cli/<thing>_commands.py``: a function for a single
+   command, or a ``typer.Typer()`` for a group of subcommands;
+2. add one :class:`~gitward.cli.lazy_groups.Lazy` line to ``COMMANDS`` below:
+   the name, ``"module:attribute"``, and the one-line help that ``gitward
+   --help`` shows (the first paragraph of the command's own help; a test
+   keeps the two equal);
+3. mark it ``logs=False`` only if it writes no logs at all (a plain API
+   client), which spares it structlog's import.
+
+Never import a command module here: ``tests/cli/test_starting.py`` fails if
+``gitward --help`` imports the engine, the store, the web UI, the Kubernetes
+client or git.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from gitward.cli import (
-    agent_commands,
-    app_commands,
-    ci_commands,
-    demo_commands,
-    logs,
-    pipeline_commands,
-    testing_commands,
-    token_commands,
+from gitward.cli import lazy_groups
+
+Lazy = lazy_groups.Lazy
+
+COMMANDS = (
+    Lazy(
+        "demo",
+        "gitward.cli.demo_commands:demo",
+        "Run the agent on an example repository (Kustomize overlays, a Helm chart) against"
+        " gitward's Kubernetes API test server, then change Git, drift, prune and roll back,"
+        " watching the agent react.",
+    ),
+    Lazy(
+        "serve",
+        "gitward.cli.agent_commands:serve",
+        "Run the agent: keep every Application declared under the root equal to Git.",
+    ),
+    Lazy(
+        "render",
+        "gitward.cli.pipeline_commands:render",
+        "Print the manifests the Application renders to (Secrets' data masked).",
+    ),
+    Lazy(
+        "diff",
+        "gitward.cli.pipeline_commands:diff",
+        "Show what a sync would change. Exit code 1 when out of sync.",
+    ),
+    Lazy(
+        "sync",
+        "gitward.cli.pipeline_commands:sync",
+        "Apply the Application once: server-side apply, prune, wait for health.",
+    ),
+    Lazy(
+        "events",
+        "gitward.cli.app_commands:events",
+        "Show the event log; --follow streams new events as they happen.",
+        logs=False,
+    ),
+    Lazy(
+        "set-image",
+        "gitward.cli.ci_commands:set_image",
+        "Commit a new image tag wherever PATH pins the image, and push (for CI).",
+    ),
+    Lazy(
+        "promote",
+        "gitward.cli.ci_commands:promote",
+        "Copy image tags and chart versions from one environment to another.",
+    ),
+    Lazy(
+        "plan",
+        "gitward.cli.ci_commands:plan",
+        "Preview a pull request: Markdown fit for a PR comment. Exit 1 if anything would change.",
+    ),
+    Lazy(
+        "testing",
+        "gitward.cli.testing_commands:app",
+        "Tools for testing GitOps pipelines without a real cluster.",
+    ),
+    Lazy(
+        "app",
+        "gitward.cli.app_commands:app",
+        "Applications of a running agent: list, inspect, diff, sync, roll back, wait.",
+        logs=False,
+    ),
+    Lazy(
+        "token",
+        "gitward.cli.token_commands:app",
+        "API tokens (stored hashed in the agent's store).",
+    ),
 )
 
 app = typer.Typer(
@@ -20,17 +98,26 @@ app = typer.Typer(
     help="gitward: a GitOps engine that keeps live systems equal to what Git declares.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=lazy_groups.group_class(COMMANDS),
 )
-app.add_typer(testing_commands.app, name="testing")
-app.command("demo")(demo_commands.demo)
-app.command("serve")(agent_commands.serve)
-pipeline_commands.register(app)
-app.add_typer(app_commands.app, name="app")
-app.command("events")(app_commands.events)
-app.add_typer(token_commands.app, name="token")
-ci_commands.register(app)
+
+_BY_NAME = {command.name: command for command in COMMANDS}
+_configure_logs = False
+
+
+@app.callback()
+def _before_command(ctx: typer.Context) -> None:
+    # Only the ``gitward`` process itself configures logging: commands run
+    # in-process by tests (typer's CliRunner) must not point structlog at the
+    # runner's temporary stderr.
+    command = _BY_NAME.get(ctx.invoked_subcommand or "")
+    if _configure_logs and (command is None or command.logs):
+        from gitward.cli import logs  # structlog costs ~0.1 s to import: only when used
+
+        logs.configure()
 
 
 def run() -> None:
-    logs.configure()
+    global _configure_logs
+    _configure_logs = True
     app()
