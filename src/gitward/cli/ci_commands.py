@@ -58,12 +58,6 @@ AppFiles = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    app.command("set-image")(set_image)
-    app.command("promote")(promote)
-    app.command("plan")(plan)
-
-
 def _run(
     build: Callable[[runtimes.Runtime], Awaitable[T]],
     options: runtimes.RuntimeOptions,

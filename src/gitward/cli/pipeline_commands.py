@@ -51,12 +51,6 @@ RevisionOpt = Annotated[
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
 
 
-def register(app: typer.Typer) -> None:
-    app.command("render")(render)
-    app.command("diff")(diff)
-    app.command("sync")(sync)
-
-
 def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.RuntimeOptions) -> T:
     async def main() -> T:
         async with runtimes.Runtime.open(settings) as runtime:
