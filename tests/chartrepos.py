@@ -103,6 +103,7 @@ class HelmRepo:
     username: str = ""
     password: str = ""
     requests: list[tuple[str, int]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)  # Authorization headers seen
     _server: http.server.ThreadingHTTPServer | None = None
 
     @property
@@ -113,10 +114,14 @@ class HelmRepo:
         (self.root / archive.name).write_bytes(archive.read_bytes())
         self.reindex()
 
-    def add_unchecked(self, name: str, version: str, data: bytes) -> None:
-        """An archive Helm would not index (a bad one), listed by hand with its digest."""
+    def add_unchecked(
+        self, name: str, version: str, data: bytes, *, url: str = "", store: bool = True
+    ) -> None:
+        """An archive Helm would not index (a bad one, or one served elsewhere: ``url``),
+        listed by hand with its digest."""
         file_name = f"{name}-{version}.tgz"
-        (self.root / file_name).write_bytes(data)
+        if store:
+            (self.root / file_name).write_bytes(data)
         index_file = self.root / "index.yaml"
         index = yaml.safe_load(index_file.read_text())
         index.setdefault("entries", {}).setdefault(name, []).append(
@@ -125,7 +130,7 @@ class HelmRepo:
                 "name": name,
                 "version": version,
                 "digest": hashlib.sha256(data).hexdigest(),
-                "urls": [file_name],
+                "urls": [url or file_name],
             }
         )
         index_file.write_text(yaml.safe_dump(index))
@@ -147,6 +152,7 @@ class HelmRepo:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                repo.authorizations.append(self.headers.get("Authorization", ""))
                 if repo.username:
                     pair = f"{repo.username}:{repo.password}".encode()
                     expected = "Basic " + base64.b64encode(pair).decode()

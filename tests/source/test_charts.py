@@ -155,3 +155,54 @@ async def test_dependencies_come_from_their_own_repository(tmp_path: Path) -> No
         tree = source.tree(revision)
         assert tree.kind("charts/common-1.2.0.tgz") == "file"
         assert revision.pin.count("+sha256:") == 1
+
+
+async def test_credentials_never_follow_an_archive_to_another_host(tmp_path: Path) -> None:
+    with (
+        chartrepos.serving(tmp_path / "private", username="ci", password="s3cret") as private,
+        chartrepos.serving(tmp_path / "elsewhere") as elsewhere,
+    ):
+        archive = chartrepos.package(tmp_path, "app", "1.0.0", destination=tmp_path / "d")
+        elsewhere.add(archive)
+        private.add_unchecked(
+            "app", "1.0.0", archive.read_bytes(), url=f"{elsewhere.url}/{archive.name}", store=False
+        )
+        (tmp_path / "password").write_text("s3cret\n")
+        good = charts.Access(
+            username="ci", password=credentials.SecretRef(file=tmp_path / "password")
+        )
+        source = charts.Charts(tmp_path / "cache", access=lambda _url: good)
+        revision = await source.resolve(charts.ChartSpec(private.url, chart="app"))
+        assert revision.version == "1.0.0"
+        assert [path for path, _ in elsewhere.requests] == [f"/{archive.name}"]
+        assert elsewhere.authorizations == [""]
+        assert all(a.startswith("Basic ") for a in private.authorizations)
+
+
+async def test_a_dependency_repository_refused_by_the_check_is_never_contacted(
+    tmp_path: Path,
+) -> None:
+    with (
+        chartrepos.serving(tmp_path / "libs") as libs,
+        chartrepos.serving(tmp_path / "apps") as apps,
+    ):
+        libs.add(chartrepos.package(tmp_path, "common", "1.0.0", destination=tmp_path / "l"))
+        apps.add(
+            chartrepos.package(
+                tmp_path,
+                "web",
+                "3.0.0",
+                destination=tmp_path / "a",
+                dependencies=[{"name": "common", "version": "^1", "repository": libs.url}],
+            )
+        )
+
+        def check(url: str) -> None:
+            if url == libs.url:
+                raise errors.PolicyViolation(f"repository {url} is not allowed")
+
+        with pytest.raises(errors.PolicyViolation, match="not allowed"):
+            await make_charts(tmp_path).resolve(
+                charts.ChartSpec(apps.url, chart="web"), check=check
+            )
+        assert libs.requests == []
