@@ -20,8 +20,10 @@ from gitward.api import (
     applications,
     auth,
     context,
+    delivery,
     events,
     metrics,
+    notifications,
     openapi,
     operations,
     streaming,
@@ -78,6 +80,8 @@ def create(
         *events.routes(ctx),
         *streaming.routes(ctx, hub),
         *metrics.routes(ctx),
+        *delivery.routes(ctx),
+        *notifications.routes(ctx),
     ]
     server = Starlette(routes=[*own, *extra_routes])
     server.state.api = ctx

@@ -224,6 +224,112 @@ _SCHEMAS: dict[str, Any] = {
             "plan": {"type": ["object", "null"]},
         },
     },
+    "NotificationDelivery": {
+        "type": "object",
+        "description": "One notification: sent, retrying, pending, failed or dropped, and why.",
+        "properties": {
+            "id": {"type": "integer"},
+            "provider": {"type": "string"},
+            "alert": {"type": "string"},
+            "app": {"type": "string"},
+            "reason": {"type": "string", "description": "The event reason."},
+            "message": {"type": "string"},
+            "status": {"enum": ["pending", "success", "failure", None]},
+            "state": {"enum": ["pending", "retrying", "sent", "failed", "dropped"]},
+            "attempts": {"type": "integer"},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": ["string", "null"], "format": "date-time"},
+            "nextAttemptAt": {"type": ["string", "null"], "format": "date-time"},
+            "error": {"type": "string"},
+            "eventId": {"type": ["integer", "null"]},
+        },
+    },
+    "DeliveryFigures": {
+        "type": "object",
+        "properties": {
+            "deploymentFrequency": {
+                "type": "object",
+                "properties": {
+                    "deployments": {"type": "integer"},
+                    "perDay": {"type": "number"},
+                    "perWeek": {"type": "number"},
+                },
+            },
+            "leadTimeForChanges": {
+                "type": "object",
+                "description": "Commit time to Synced and Healthy, in seconds.",
+                "properties": {
+                    "commits": {"type": "integer"},
+                    "p50": {"type": ["number", "null"]},
+                    "p90": {"type": ["number", "null"]},
+                    "unit": {"const": "seconds"},
+                },
+            },
+            "changeFailureRate": {
+                "type": "object",
+                "properties": {
+                    "deployments": {"type": "integer"},
+                    "failed": {"type": "integer"},
+                    "rate": {"type": ["number", "null"]},
+                    "windowSeconds": {"type": "number"},
+                },
+            },
+            "timeToRestore": {
+                "type": "object",
+                "description": "Failed sync or Degraded to Healthy again, in seconds.",
+                "properties": {
+                    "incidents": {"type": "integer"},
+                    "restored": {"type": "integer"},
+                    "open": {"type": "integer"},
+                    "p50": {"type": ["number", "null"]},
+                    "p90": {"type": ["number", "null"]},
+                    "mean": {"type": ["number", "null"]},
+                    "unit": {"const": "seconds"},
+                },
+            },
+        },
+    },
+    "DeliveryReport": {
+        "allOf": [
+            _ref("DeliveryFigures"),
+            {
+                "type": "object",
+                "properties": {
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": {"type": "string", "format": "date-time"},
+                    "scope": {
+                        "type": "object",
+                        "properties": {
+                            k: {"type": ["string", "null"]} for k in ("app", "project", "target")
+                        },
+                    },
+                    "applications": {
+                        "type": "array",
+                        "items": {
+                            "allOf": [
+                                _ref("DeliveryFigures"),
+                                {"type": "object", "properties": {"name": {"type": "string"}}},
+                            ]
+                        },
+                    },
+                    "series": {
+                        "type": "array",
+                        "description": "The figures per day (per week beyond 60 days).",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "start": {"type": "string", "format": "date-time"},
+                                "deployments": {"type": "integer"},
+                                "failed": {"type": "integer"},
+                                "leadTimeP50": {"type": ["number", "null"]},
+                                "timeToRestoreP50": {"type": ["number", "null"]},
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
     "Event": {
         "type": "object",
         "properties": {
@@ -386,6 +492,32 @@ def _paths() -> dict[str, Any]:
             "One operation.",
             _json(_ref("Operation")),
             {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ),
+        "/api/v1/delivery": _read(
+            "Delivery (DORA) figures over a window, computed from the history.",
+            _json(_ref("DeliveryReport")),
+            {"name": "app", "in": "query", "schema": {"type": "string"}},
+            {"name": "project", "in": "query", "schema": {"type": "string"}},
+            {"name": "target", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "since",
+                "in": "query",
+                "description": "Window: 30d, 2w, 12h (default deliveryMetrics.window).",
+                "schema": {"type": "string"},
+            },
+        ),
+        "/api/v1/notifications/deliveries": _read(
+            "The notification delivery log, newest first.",
+            _json(_items("NotificationDelivery")),
+            {"name": "app", "in": "query", "schema": {"type": "string"}},
+            {"name": "provider", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "state",
+                "in": "query",
+                "schema": {"enum": ["pending", "sent", "failed", "dropped"]},
+            },
+            _LIMIT,
+            {"name": "before", "in": "query", "schema": {"type": "integer"}},
         ),
         "/api/v1/events": _read(
             "The event log, oldest first; `after` is a cursor.",

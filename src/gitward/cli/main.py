@@ -91,6 +91,17 @@ COMMANDS = (
         "gitward.cli.token_commands:app",
         "API tokens (stored hashed in the agent's store).",
     ),
+    Lazy(
+        "report",
+        "gitward.cli.report_commands:app",
+        "Reports computed from gitward's history: delivery (DORA) figures.",
+    ),
+    Lazy(
+        "notifications",
+        "gitward.cli.notification_commands:app",
+        "Notifications of a running agent: the delivery log.",
+        logs=False,
+    ),
 )
 
 app = typer.Typer(

@@ -189,6 +189,16 @@ class Sources:
             raise errors.RevisionNotFound(f"{mirror.display_url} has not been fetched")
         return changes.commits_between(mirror.path, old_sha, new_sha, roots, url=mirror.display_url)
 
+    def commit_log(
+        self, repo: RepoSpec, old_sha: str, new_sha: str, roots: tuple[str, ...] = ()
+    ) -> list[operations.Revision]:
+        """The commits after ``old_sha`` up to ``new_sha`` touching ``roots``, with
+        their times and messages, newest first (``changes.commit_log``)."""
+        mirror = self._mirrors.get(repo.url)
+        if not mirror.exists:
+            raise errors.RevisionNotFound(f"{mirror.display_url} has not been fetched")
+        return changes.commit_log(mirror.path, old_sha, new_sha, roots, url=mirror.display_url)
+
     async def verify(
         self, repo: RepoSpec, sha: str, policy: signatures.SignaturePolicy
     ) -> signatures.Signer:

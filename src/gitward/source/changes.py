@@ -9,11 +9,13 @@ proportion to what it changed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pygit2
 
 from gitward import errors
+from gitward.model import operations
 from gitward.source import trees
 
 
@@ -90,4 +92,33 @@ def commits_between(
             if not touches(paths, roots):
                 continue
         found.append(str(commit.id))
+    return found
+
+
+def commit_log(
+    git_dir: Path, old_sha: str, new_sha: str, roots: Iterable[str] = (), *, url: str = ""
+) -> list[operations.Revision]:
+    """The commits of :func:`commits_between` with their author, message and
+    commit time, newest first; only ``new_sha`` itself when ``old_sha`` is ''.
+
+    What the delivery figures measure lead time from (``engine.delivery``).
+    """
+    repo = pygit2.Repository(str(git_dir))
+    where = url or str(git_dir)
+    if old_sha:
+        shas = commits_between(git_dir, old_sha, new_sha, roots, url=url)
+    else:
+        _tree(repo, new_sha, where)
+        shas = [new_sha]
+    found = []
+    for sha in shas:
+        commit = repo[sha].peel(pygit2.Commit)
+        found.append(
+            operations.Revision(
+                sha=str(commit.id),
+                author=f"{commit.author.name} <{commit.author.email}>",
+                message=commit.message.strip(),
+                committed_at=datetime.fromtimestamp(commit.commit_time, tz=UTC),
+            )
+        )
     return found

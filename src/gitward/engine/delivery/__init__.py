@@ -1,0 +1,2 @@
+"""Delivery (DORA) figures from gitward's own history: ``computing`` (pure) and
+``gathering`` (store and Git)."""
