@@ -14,9 +14,7 @@ from rich.table import Table
 
 from gitward.cli import app_commands, consoles
 
-app = typer.Typer(
-    help="Notifications of a running agent: the delivery log.", no_args_is_help=True
-)
+app = typer.Typer(help="Notifications of a running agent: the delivery log.", no_args_is_help=True)
 
 _out = consoles.Lazy()
 _STYLES = {
