@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
 from gitward.config import applications, durations, images
+from gitward.config import charts as charts_config
 from gitward.config import notifications as notifying
 
 
@@ -346,6 +347,11 @@ class Settings(applications._Spec):
         default_factory=list,
         alias="imagePolicies",
         description="Registries to watch; a newer tag is committed to Git, never applied directly.",
+    )
+    chart_policies: list[charts_config.ChartPolicy] = Field(
+        default_factory=list,
+        alias="chartPolicies",
+        description="Charts to watch; a newer version is committed to Git, never applied directly.",
     )
     decryption_keys: dict[str, DecryptionKey] = Field(
         default_factory=dict,

@@ -91,7 +91,7 @@ def ci_run(environ: Mapping[str, str] | None = None) -> str:
 # --- set-image --------------------------------------------------------------------------------
 
 
-def _sparse(path: str) -> list[str]:
+def sparse_paths(path: str) -> list[str]:
     """The directory a sparse working copy needs for ``path`` ([] for the whole tree)."""
     clean = path.strip("/")
     if clean in ("", "."):
@@ -203,7 +203,7 @@ async def set_image(
         author=author,
         attempts=attempts,
         cache_dir=runtime.sources.cache_dir,
-        paths=_sparse(path) or None,
+        paths=sparse_paths(path) or None,
     )
     if pushed is not None and landed and on_change is not None:
         on_change(landed[0])
