@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gitward.config import applications
 from gitward.engine import reports, states
 from gitward.model import resources, status
 from gitward.store import base as store_base
@@ -50,6 +51,18 @@ def resource_dict(row: status.ResourceStatus) -> dict[str, Any]:
     }
 
 
+def _source(source: applications.Source) -> dict[str, Any]:
+    if source.is_chart:
+        shown: dict[str, Any] = {"repoURL": source.repo_url, "version": source.version}
+        if source.chart:
+            shown["chart"] = source.chart
+    else:
+        shown = {"repoURL": source.repo_url, "ref": source.ref, "path": source.path}
+    if source.name:
+        shown["name"] = source.name
+    return shown
+
+
 def application(state: states.AppState) -> dict[str, Any]:
     """An Application's definition summary and full status."""
     app = state.app
@@ -59,11 +72,8 @@ def application(state: states.AppState) -> dict[str, Any]:
         "project": app.metadata.project,
         "labels": dict(app.metadata.labels),
         "file": state.file,
-        "source": {
-            "repoURL": spec.source.repo_url,
-            "ref": spec.source.ref,
-            "path": spec.source.path,
-        },
+        "source": _source(spec.source),
+        "sources": [_source(s) for s in spec.sources],
         "destination": {
             "target": spec.destination.target,
             "namespace": spec.destination.namespace,

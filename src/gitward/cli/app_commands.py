@@ -29,6 +29,7 @@ import yaml
 from rich.table import Table
 
 from gitward.cli import agent_client, consoles
+from gitward.model import operations
 
 EXIT_OK = agent_client.EXIT_OK
 EXIT_NOT_READY = agent_client.EXIT_NOT_READY
@@ -115,7 +116,7 @@ def _styled(value: str, styles: dict[str, str]) -> str:
 
 
 def _short(sha: str) -> str:
-    return sha[:12]
+    return operations.short_revision(sha)
 
 
 def _when(value: str | None) -> str:

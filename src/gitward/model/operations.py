@@ -49,6 +49,16 @@ class Revision:
     committed_at: datetime | None = None
 
 
+def short_revision(revision: str) -> str:
+    """A revision as people read it: 12 digits of a commit id, ``chart-version`` of a
+    chart (``ingress-nginx-4.11.2@sha256:...``), each source of a combined one."""
+    parts = []
+    for part in revision.split(","):
+        chart, found, _ = part.partition("@sha256:")
+        parts.append(chart if found else part[:12])
+    return ",".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One sync attempt of one Application."""

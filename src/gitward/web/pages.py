@@ -126,7 +126,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["short"] = lambda sha: str(sha or "")[:12]
+    env.filters["short"] = lambda sha: operations.short_revision(str(sha or ""))
     env.filters["when"] = _when
     env.filters["iso"] = lambda t: t.isoformat() if isinstance(t, datetime) else ""
     env.globals["static"] = lambda name: f"{STATIC_PATH}/{name}"
