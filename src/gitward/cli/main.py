@@ -76,6 +76,13 @@ COMMANDS = (
         "Preview a pull request: Markdown fit for a PR comment. Exit 1 if anything would change.",
     ),
     Lazy(
+        "import",
+        "gitward.cli.import_commands:import_",
+        "Translate Argo CD Applications, ApplicationSets, AppProjects and Flux sources,"
+        " Kustomizations and HelmReleases into gitward files, with a report of every field"
+        " not translated and why.",
+    ),
+    Lazy(
         "testing",
         "gitward.cli.testing_commands:app",
         "Tools for testing GitOps pipelines without a real cluster.",

@@ -112,7 +112,10 @@ def diff(
     revision: RevisionOpt = "",
     output: OutputOpt = "text",
 ) -> None:
-    """Show what a sync would change. Exit code 1 when out of sync."""
+    """Show what a sync would change. Exit code 1 when out of sync.
+
+    Objects another tool applied exactly as Git declares them, which the next
+    sync only adopts (tracking stamped), do not count as out of sync."""
     app = _load(app_file)
 
     async def build(rt: runtimes.Runtime) -> plans.Plan:
@@ -121,7 +124,7 @@ def diff(
 
     the_plan = _run(build, _options(config, kubeconfig, context, cache_dir))
     _print_plan(the_plan, output)
-    if not the_plan.in_sync:
+    if not the_plan.matches_git:
         raise typer.Exit(EXIT_OUT_OF_SYNC)
 
 

@@ -22,6 +22,10 @@ Per declared object:
 * Flux's ``ssa: Ignore`` or ``reconcile: disabled`` → SKIP; ``ssa:
   IfNotPresent`` → CREATE when absent, else SKIP (left as it is).
 
+An UPDATE whose only field changes add gitward's tracking label and
+annotation is marked ``adopt``: the object is exactly as Git declares it,
+applied by another tool (an Application imported from Argo CD or Flux).
+
 Per inventory object that Git no longer declares (and whose tracking id
 really names it for this Application, so a copied label never prunes a
 foreign object): PRUNE when prune is enabled; otherwise SKIP "prune
@@ -55,6 +59,7 @@ REASON_PRUNE = "no longer in Git"
 REASON_PRUNE_DISABLED = "prune disabled: no longer in Git, requires pruning"
 REASON_PRUNE_FALSE = "Prune=false"
 REASON_DELETING = "being deleted"
+REASON_ADOPT = "adopt: only gitward's tracking label and annotation are added"
 REASON_IGNORE_EXTRANEOUS = "IgnoreExtraneous: no longer in Git, not part of the sync status"
 REASON_RECONCILE_DISABLED = "reconcile disabled: never applied"
 REASON_SSA_IGNORE = "ssa Ignore: never applied"
@@ -269,6 +274,7 @@ def _plan_declared(
         else _compare_structural(manifest, live, options)
     )
     masked = masking.mask_changes(manifest.key, field_changes)
+    adopt = bool(masked) and all(_stamps_only(change) for change in masked)
     return [
         plans.Change(
             key=manifest.key,
@@ -276,7 +282,8 @@ def _plan_declared(
             desired=manifest,
             field_changes=masked,
             wave=wave,
-            reason=REASON_UPDATE if masked else "",
+            adopt=adopt,
+            reason=REASON_ADOPT if adopt else REASON_UPDATE if masked else "",
             live_uid=uid,
             live_resource_version=version,
         )
@@ -316,6 +323,26 @@ def _plan_hook(
         )
         for name in hook.phases
     ]
+
+
+_LABEL_PATH = "/metadata/labels"
+_ANNOTATION_PATH = "/metadata/annotations"
+_STAMPS = {
+    f"{_LABEL_PATH}/{resources.APP_LABEL.replace('/', '~1')}",
+    f"{_ANNOTATION_PATH}/{resources.TRACKING_ANNOTATION.replace('/', '~1')}",
+}
+
+
+def _stamps_only(change: plans.FieldChange) -> bool:
+    """Whether a field change only adds gitward's tracking (an adoption)."""
+    if change.path in _STAMPS:
+        return True
+    if change.before is None and isinstance(change.after, Mapping):
+        if change.path == _LABEL_PATH:
+            return set(change.after) == {resources.APP_LABEL}
+        if change.path == _ANNOTATION_PATH:
+            return set(change.after) == {resources.TRACKING_ANNOTATION}
+    return False
 
 
 def _managed_fields(live: Mapping[str, Any]) -> Any:

@@ -78,6 +78,11 @@ def text(plan: plans.Plan, *, show_unchanged: bool = False) -> str:
             lines.append(f"    {field_line(field_change)}")
     if plan.in_sync:
         lines.append("In sync: nothing to create, update or prune.")
+    elif plan.matches_git:
+        lines.append(
+            f"In sync with Git: {len(plan.adoptions)} object(s) applied by another tool "
+            "match Git and are adopted by the next sync (tracking label and annotation only)."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -88,6 +93,7 @@ def to_dict(plan: plans.Plan) -> dict[str, Any]:
         "revision": plan.revision,
         "serverSide": plan.server_side,
         "inSync": plan.in_sync,
+        "matchesGit": plan.matches_git,
         "summary": plan.summary(),
         "warnings": list(plan.warnings),
         "changes": [_change_dict(change) for change in plan.changes],
@@ -105,6 +111,7 @@ def _change_dict(change: plans.Change) -> dict[str, Any]:
         "phase": change.phase.value,
         "wave": change.wave,
         "hook": change.hook,
+        "adopt": change.adopt,
         "reason": change.reason,
         "source": change.desired.source if change.desired is not None else "",
         "fieldChanges": [

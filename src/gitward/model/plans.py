@@ -84,6 +84,10 @@ class Change:
     # re-created object of the same name is never deleted by mistake.
     live_uid: str = ""
     live_resource_version: str = ""
+    # An update whose only changes are gitward's tracking label and annotation:
+    # an object another tool (Argo CD, Flux, kubectl) applied exactly as Git
+    # declares it, which the next sync adopts.
+    adopt: bool = False
 
     @property
     def is_change(self) -> bool:
@@ -110,6 +114,17 @@ class Plan:
     def in_sync(self) -> bool:
         """True when nothing outside hooks would be created, updated or pruned."""
         return not any(c.is_change for c in self.changes if not c.hook)
+
+    @property
+    def matches_git(self) -> bool:
+        """True when every live object already equals Git, though some may still
+        have to be adopted (tracking stamped): ``gitward diff`` after an import
+        from another tool. Stricter checks (the agent) use :attr:`in_sync`."""
+        return not any(c.is_change for c in self.changes if not c.hook and not c.adopt)
+
+    @property
+    def adoptions(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.adopt)
 
     def summary(self) -> dict[str, int]:
         """Count of changes per action, hooks excluded."""
