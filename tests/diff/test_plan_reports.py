@@ -81,6 +81,7 @@ def test_to_dict_is_json_ready() -> None:
     assert json.loads(json.dumps(data)) == data
     assert data["summary"] == {"create": 1, "update": 1, "unchanged": 1, "prune": 1, "skip": 0}
     assert data["serverSide"] is False and data["inSync"] is False
+    assert data["matchesGit"] is False
     web = next(c for c in data["changes"] if c["name"] == "web")
     assert web == {
         "resource": "Deployment.apps shop/web",
@@ -92,6 +93,7 @@ def test_to_dict_is_json_ready() -> None:
         "phase": "Sync",
         "wave": 0,
         "hook": False,
+        "adopt": False,
         "reason": "live differs from Git",
         "source": "web.yaml",
         "fieldChanges": [
@@ -100,3 +102,24 @@ def test_to_dict_is_json_ready() -> None:
             {"path": "/spec/replicas", "before": 3, "after": 5},
         ],
     }
+
+
+def test_objects_another_tool_applied_as_git_says_are_adoptions() -> None:
+    stamped = k8s.configmap("imported", a="1")  # as gitward prepares it: tracking stamped
+    by_other_tool = {
+        **stamped,
+        "metadata": {"name": "imported", "namespace": "shop", "labels": {"owner": "argocd"}},
+    }
+    stamped["metadata"]["labels"] = {**stamped["metadata"]["labels"], "owner": "argocd"}
+    live = k8s.as_live(by_other_tool, manager="argocd-controller")
+    manifest = resources.Manifest.from_body(stamped)
+    plan = planning.build("shop", "", [manifest], {manifest.key: live}, [], base.PlanOptions())
+    (change,) = plan.changes
+    assert change.adopt and change.action is plans.Action.UPDATE
+    assert not plan.in_sync and plan.matches_git
+    assert "adopted by the next sync" in reports.text(plan)
+    # Any other difference is a real update.
+    changed = {**stamped, "data": {"a": "2"}}
+    manifest = resources.Manifest.from_body(changed)
+    plan = planning.build("shop", "", [manifest], {manifest.key: live}, [], base.PlanOptions())
+    assert not plan.changes[0].adopt and not plan.matches_git
