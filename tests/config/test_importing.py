@@ -251,6 +251,8 @@ spec:
   dependsOn: [{name: infrastructure}]
   postBuild:
     substitute: {cluster_env: prod}
+    substituteFrom:
+      - {kind: ConfigMap, name: cluster-vars}
   healthChecks:
     - {kind: Deployment, name: podinfo, namespace: apps}
 ---
@@ -262,6 +264,19 @@ spec:
   sourceRef: {kind: OCIRepository, name: podinfo-oci}
   path: ./
   prune: true
+---
+apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: OCIRepository
+metadata: {name: podinfo-chart, namespace: flux-system}
+spec:
+  url: oci://ghcr.io/stefanprodan/charts/podinfo
+  ref: {semver: 6.5.0}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo-oci, namespace: apps}
+spec:
+  chartRef: {kind: OCIRepository, name: podinfo-chart, namespace: flux-system}
 ---
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -397,6 +412,45 @@ def test_argo_kustomize_jsonnet_and_plugins() -> None:
     assert "spec.destination.server" in notes
 
 
+ARGO_SOURCES = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: ingress, namespace: argocd}
+spec:
+  sources:
+    - repoURL: https://kubernetes.github.io/ingress-nginx
+      chart: ingress-nginx
+      targetRevision: 4.11.2
+      helm:
+        valueFiles: [$values/ingress/prod.yaml]
+    - repoURL: https://git.example.com/org/deploy.git
+      targetRevision: main
+      ref: values
+  destination: {server: https://kubernetes.default.svc, namespace: ingress}
+"""
+
+
+def test_argo_chart_and_multiple_sources() -> None:
+    imported = _translate(ARGO_SOURCES)
+    app = _app(imported, "ingress")
+    applications.parse(app, "test")
+    assert app["spec"]["sources"] == [
+        {
+            "repoURL": "https://kubernetes.github.io/ingress-nginx",
+            "chart": "ingress-nginx",
+            "version": "4.11.2",
+            "render": {"helm": {"valueFiles": ["$values/ingress/prod.yaml"]}},
+        },
+        {
+            "repoURL": "https://git.example.com/org/deploy.git",
+            "ref": "main",
+            "path": "",
+            "name": "values",
+        },
+    ]
+    assert _notes(imported, "Application argocd/ingress") == {}
+
+
 def test_argo_project_field_by_field() -> None:
     imported = _translate(ARGO_PROJECT)
     (project,) = imported.projects
@@ -501,8 +555,20 @@ def test_flux_kustomization_field_by_field() -> None:
         "username": "git",
         "passwordEnv": "FLUX_SYSTEM_GIT_AUTH_PASSWORD",
     } in settings["repositories"]
+    assert spec["postBuild"] == {
+        "substitute": {"cluster_env": "prod"},
+        "substituteFrom": ["flux-system-cluster-vars"],
+    }
+    assert imported.settings()["variables"] == {
+        "flux-system-cluster-vars": {
+            "target": "in-cluster",
+            "namespace": "flux-system",
+            "kind": "ConfigMap",
+            "name": "cluster-vars",
+        }
+    }
     notes = _notes(imported, "Kustomization flux-system/podinfo")
-    assert {"spec.postBuild", "spec.healthChecks", "spec.decryption.secretRef"} <= set(notes)
+    assert {"spec.healthChecks", "spec.decryption.secretRef"} <= set(notes)
     assert "GitRepository" not in str(_notes(imported, "GitRepository flux-system/podinfo"))
     assert "spec.ignore" in _notes(imported, "GitRepository flux-system/podinfo")
 
@@ -537,13 +603,21 @@ def test_flux_helm_release_and_unsupported_sources() -> None:
     } in imported.repositories
     assert "spec.valuesFrom" in _notes(imported, "HelmRelease shop/backend")
     names = {a["metadata"]["name"] for a in imported.applications}
-    assert names == {"podinfo", "backend"}  # redis (HelmRepository) and from-oci are not
-    assert "HelmRepository" in _notes(imported, "HelmRelease shop/redis")["spec.sourceRef"]
-    assert (
-        "OCIRepository" in _notes(imported, "Kustomization flux-system/from-oci")["spec.sourceRef"]
-    )
-    assert "kind" in _notes(imported, "OCIRepository flux-system/podinfo-oci")
-    assert "kind" in _notes(imported, "HelmRepository flux-system/bitnami")
+    assert names == {"podinfo", "backend", "redis", "podinfo-oci"}  # not from-oci: manifests
+    redis = _app(imported, "redis")["spec"]
+    assert redis["source"] == {
+        "repoURL": "https://charts.bitnami.com/bitnami",
+        "chart": "redis",
+        "version": "18.x",
+    }
+    assert redis["render"]["helm"]["releaseName"] == "redis"
+    oci = _app(imported, "podinfo-oci")["spec"]
+    assert oci["source"] == {
+        "repoURL": "oci://ghcr.io/stefanprodan/charts/podinfo",
+        "version": "6.5.0",
+    }
+    notes = _notes(imported, "Kustomization flux-system/from-oci")
+    assert "OCIRepository" in notes["spec.sourceRef"]
 
 
 def test_other_documents_are_ignored() -> None:

@@ -194,34 +194,28 @@ def _directory(
     return "jsonnet", options
 
 
-def _source(spec: Mapping[str, Any], result: results.Imported, source: str) -> dict[str, Any]:
-    """source and render of an Application spec."""
-    if spec.get("sources"):
-        sources = spec["sources"]
-        if len(sources) > 1:
-            result.note(
-                source,
-                "spec.sources",
-                f"{len(sources)} sources: only the first is translated (gitward "
-                "Applications read one repository here)",
-            )
-        argo = sources[0]
+def _one_source(
+    argo: Mapping[str, Any], result: results.Imported, source: str, prefix: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(gitward source, render options) of one Argo CD source."""
+    if argo.get("chart"):
+        # A chart from a Helm repository: gitward's chart source.
+        translated: dict[str, Any] = {
+            "repoURL": argo.get("repoURL", ""),
+            "chart": str(argo["chart"]),
+            "version": str(argo.get("targetRevision") or ""),
+        }
+        if translated["version"] in ("*", "HEAD"):
+            translated["version"] = ""
     else:
-        argo = spec.get("source") or {}
-    out: dict[str, Any] = {
-        "source": {
+        translated = {
             "repoURL": argo.get("repoURL", ""),
             "ref": str(argo.get("targetRevision") or "HEAD"),
             "path": str(argo.get("path") or ""),
         }
-    }
-    if argo.get("chart"):
-        result.note(
-            source,
-            "spec.source.chart",
-            f"chart {argo['chart']!r} from the Helm repository {argo.get('repoURL')}: a Helm "
-            "repository source is not translated; vendor the chart into Git",
-        )
+    if argo.get("ref"):
+        # Argo CD's `ref` names a source for `$name/...` values files: gitward's `name`.
+        translated["name"] = str(argo["ref"])
     render: dict[str, Any] = {}
     if isinstance(argo.get("helm"), Mapping):
         render["helm"] = _helm(argo["helm"], result, source)
@@ -232,21 +226,33 @@ def _source(spec: Mapping[str, Any], result: results.Imported, source: str) -> d
         render[kind] = options
     if len(render) > 1:
         chosen = next(iter(render))
-        result.note(source, "spec.source", f"several render types: only {chosen} is kept")
+        result.note(source, prefix, f"several render types: only {chosen} is kept")
         render = {chosen: render[chosen]}
-    if render:
-        out["render"] = render
     _unhandled(
         result,
         source,
-        "spec.source",
+        prefix,
         argo,
-        {"repoURL", "targetRevision", "path", "chart", "helm", "kustomize", "directory"},
-        {
-            "plugin": "config management plugins do not exist in gitward",
-            "ref": "multi-source $ref values are not translated",
-        },
+        {"repoURL", "targetRevision", "path", "chart", "helm", "kustomize", "directory", "ref"},
+        {"plugin": "config management plugins do not exist in gitward"},
     )
+    return translated, render
+
+
+def _source(spec: Mapping[str, Any], result: results.Imported, source: str) -> dict[str, Any]:
+    """source (or sources) and render of an Application spec."""
+    if spec.get("sources"):
+        entries = []
+        for index, argo in enumerate(spec["sources"]):
+            translated, render = _one_source(argo, result, source, f"spec.sources[{index}]")
+            if render:
+                translated["render"] = render
+            entries.append(translated)
+        return {"sources": entries}
+    translated, render = _one_source(spec.get("source") or {}, result, source, "spec.source")
+    out: dict[str, Any] = {"source": translated}
+    if render:
+        out["render"] = render
     return out
 
 

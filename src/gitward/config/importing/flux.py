@@ -104,8 +104,8 @@ def _source_of(
         result.note(
             source,
             "spec.sourceRef",
-            f"{kind} {namespace}/{ref.get('name')}: only GitRepository sources are translated "
-            "(OCI and Helm repository sources are not read by gitward here)",
+            f"{kind} {namespace}/{ref.get('name')}: manifests come from Git only in gitward "
+            "(OCI and Helm repositories serve charts, used through HelmReleases)",
         )
         return None
     if found is None:
@@ -116,6 +116,75 @@ def _source_of(
         )
         return None
     return git_repository(found, result)
+
+
+def _chart_source(
+    document: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    chart: Mapping[str, Any],
+    sources: Sources,
+    result: results.Imported,
+) -> tuple[dict[str, str], bool] | None:
+    """(gitward source, whether it is Git) of a HelmRelease's chart."""
+    source = results.where(document)
+    namespace = str((document.get("metadata") or {}).get("namespace") or "")
+    if spec.get("chartRef"):
+        ref = spec["chartRef"]
+        if ref.get("kind") != "OCIRepository":
+            result.note(source, "spec.chartRef", f"{ref.get('kind')}: not translated")
+            return None
+        oci = sources.get(
+            ("OCIRepository", str(ref.get("namespace") or namespace), ref.get("name"))
+        )
+        if oci is None:
+            result.note(source, "spec.chartRef", "its OCIRepository is not among the manifests")
+            return None
+        return _oci_chart(oci, result), False
+    ref = chart.get("sourceRef") or {}
+    if ref.get("kind") != "HelmRepository":
+        repository = _source_of(document, ref, sources, result)
+        return (repository, True) if repository is not None else None
+    key = ("HelmRepository", str(ref.get("namespace") or namespace), str(ref.get("name") or ""))
+    helm_repository = sources.get(key)
+    if helm_repository is None:
+        result.note(
+            source, "spec.chart.spec.sourceRef", "its HelmRepository is not among the manifests"
+        )
+        return None
+    repo_spec = helm_repository.get("spec") or {}
+    url = str(repo_spec.get("url") or "").rstrip("/")
+    name = str(chart.get("chart") or "")
+    version = str(chart.get("version") or "")
+    version = "" if version == "*" else version
+    _credentials(helm_repository, url + "*", result)
+    if repo_spec.get("type") == "oci" or url.startswith("oci://"):
+        return {"repoURL": f"{url}/{name}", "version": version}, False
+    return {"repoURL": url, "chart": name, "version": version}, False
+
+
+def _oci_chart(document: Mapping[str, Any], result: results.Imported) -> dict[str, str]:
+    spec = document.get("spec") or {}
+    url = str(spec.get("url") or "")
+    ref = spec.get("ref") or {}
+    _credentials(document, url + "*", result)
+    if ref.get("digest"):
+        return {"repoURL": f"{url}@{ref['digest']}", "version": ""}
+    return {"repoURL": url, "version": str(ref.get("semver") or ref.get("tag") or "")}
+
+
+def _credentials(document: Mapping[str, Any], url_glob: str, result: results.Imported) -> None:
+    secret = ((document.get("spec") or {}).get("secretRef") or {}).get("name")
+    if not secret:
+        return
+    namespace = str((document.get("metadata") or {}).get("namespace") or "")
+    variable = results.env_name(namespace, str(secret))
+    result.add_repository({"url": url_glob, "username": "", "passwordEnv": f"{variable}_PASSWORD"})
+    result.note(
+        results.where(document),
+        "spec.secretRef",
+        f"Secret {secret!r} is referenced: put its username in gitward.yaml and its "
+        f"password in ${variable}_PASSWORD",
+    )
 
 
 def _target(result: results.Imported, source: str, document: Mapping[str, Any]) -> str:
@@ -216,6 +285,9 @@ def kustomization(
             "spec.decryption.secretRef",
             f"the age keys of Secret {secret!r} go in ${results.env_name('SOPS_AGE', secret)}",
         )
+    post_build = _post_build(spec.get("postBuild") or {}, document, result)
+    if post_build:
+        app_spec["postBuild"] = post_build
     if _depends(spec):
         app_spec["dependsOn"] = _depends(spec)
     if spec.get("suspend"):
@@ -226,6 +298,7 @@ def kustomization(
         "spec",
         spec,
         {
+            "postBuild",
             "sourceRef",
             "path",
             "targetNamespace",
@@ -247,7 +320,6 @@ def kustomization(
         {
             "patches": "put the patches in a kustomization.yaml overlay",
             "components": "list the components in a kustomization.yaml overlay",
-            "postBuild": "variable substitution is not translated here",
             "healthChecks": "gitward assesses the health of every object it applies",
             "serviceAccountName": "impersonation is done per target (its kubeconfig)",
         },
@@ -261,25 +333,19 @@ def helm_release(
     source = results.where(document)
     spec = document.get("spec") or {}
     chart = ((spec.get("chart") or {}).get("spec")) or {}
-    if not chart:
-        result.note(
-            source,
-            "spec.chartRef" if spec.get("chartRef") else "spec.chart",
-            "only chart.spec from a GitRepository is translated; HelmRelease not translated",
-        )
+    found = _chart_source(document, spec, chart, sources, result)
+    if found is None:
+        result.note(source, "spec.chart", "HelmRelease not translated")
         return None
-    repository = _source_of(document, chart.get("sourceRef") or {}, sources, result)
-    if repository is None:
-        result.note(source, "spec.chart.spec.sourceRef", "HelmRelease not translated")
-        return None
-    path = posixpath.normpath(str(chart.get("chart") or ".")).strip("/")
+    repository, in_git = found
+    path = posixpath.normpath(str(chart.get("chart") or ".")).strip("/") if in_git else ""
     helm: dict[str, Any] = {}
     value_files = []
     for values_file in chart.get("valuesFiles") or []:
-        # Flux names values files from the repository root; gitward from the chart.
-        value_files.append(
-            posixpath.relpath(posixpath.normpath(values_file).strip("/"), path or ".")
-        )
+        # Flux names values files from the repository root (Git) or the chart's
+        # root (a chart archive); gitward from the chart.
+        in_repo = posixpath.normpath(values_file).strip("/")
+        value_files.append(posixpath.relpath(in_repo, path or ".") if in_git else in_repo)
     if value_files:
         helm["valueFiles"] = value_files
     if spec.get("values"):
@@ -292,8 +358,9 @@ def helm_release(
     if install.get("crds") == "Skip" or upgrade.get("crds") == "Skip":
         helm["includeCRDs"] = False
     metadata_namespace = _namespace_of(document)
+    source_spec = {**repository, "path": "" if path == "." else path} if in_git else repository
     app_spec: dict[str, Any] = {
-        "source": {**repository, "path": "" if path == "." else path},
+        "source": source_spec,
         "render": {"helm": helm},
         "destination": {
             "target": _target(result, source, document),
@@ -369,13 +436,32 @@ def _application(document: Mapping[str, Any], spec: dict[str, Any]) -> dict[str,
     }
 
 
-def unsupported_source(document: Mapping[str, Any], result: results.Imported) -> None:
-    result.note(
-        results.where(document),
-        "kind",
-        f"{document.get('kind')}: only GitRepository sources are translated; charts and "
-        "artifacts from OCI or Helm repositories must be vendored into Git",
-    )
+def _post_build(
+    post_build: Mapping[str, Any], document: Mapping[str, Any], result: results.Imported
+) -> dict[str, Any]:
+    """Flux's variable substitution → ``spec.postBuild`` (and ``variables`` entries)."""
+    out: dict[str, Any] = {}
+    if post_build.get("substitute"):
+        out["substitute"] = {str(k): str(v) for k, v in post_build["substitute"].items()}
+    names = []
+    namespace = str((document.get("metadata") or {}).get("namespace") or "default")
+    for item in post_build.get("substituteFrom") or []:
+        kind, name = str(item.get("kind") or ""), str(item.get("name") or "")
+        entry = f"{namespace}-{name}".lower()
+        result.variables.setdefault(
+            entry,
+            {"target": results.IN_CLUSTER, "namespace": namespace, "kind": kind, "name": name},
+        )
+        names.append(entry)
+        if item.get("optional"):
+            result.note(
+                results.where(document),
+                f"spec.postBuild.substituteFrom[{name}].optional",
+                "gitward fails the render when the object is missing",
+            )
+    if names:
+        out["substituteFrom"] = names
+    return out
 
 
 def _namespace_of(document: Mapping[str, Any]) -> str:

@@ -35,6 +35,7 @@ class Imported:
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     repositories: list[dict[str, Any]] = field(default_factory=list)
     decryption_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
 
     def note(self, source: str, path: str, reason: str) -> None:
@@ -56,6 +57,8 @@ class Imported:
             out["repositories"] = self.repositories
         if self.decryption_keys:
             out["decryptionKeys"] = dict(sorted(self.decryption_keys.items()))
+        if self.variables:
+            out["variables"] = dict(sorted(self.variables.items()))
         return out
 
 

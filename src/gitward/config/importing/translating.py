@@ -56,13 +56,12 @@ def translate(documents: Iterable[Mapping[str, Any]]) -> results.Imported:
             _keep(flux.kustomization(document, sources, result), result, document)
             used.add(_ref_key(document, (document.get("spec") or {}).get("sourceRef")))
         elif kind == "HelmRelease":
-            chart = ((document.get("spec") or {}).get("chart") or {}).get("spec") or {}
+            spec = document.get("spec") or {}
+            chart = (spec.get("chart") or {}).get("spec") or {}
             _keep(flux.helm_release(document, sources, result), result, document)
-            used.add(_ref_key(document, chart.get("sourceRef")))
+            used.add(_ref_key(document, chart.get("sourceRef") or spec.get("chartRef")))
     for key, document in sources.items():
-        if key[0] != "GitRepository":
-            flux.unsupported_source(document, result)
-        elif key not in used:
+        if key not in used:
             result.note(
                 results.where(document),
                 "metadata.name",
