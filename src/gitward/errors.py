@@ -105,6 +105,10 @@ class RenderTimeout(RenderError):
     """A renderer (Kustomize, Helm) ran longer than its time limit."""
 
 
+class RenderMemoryExceeded(RenderError):
+    """A renderer's process (Kustomize, Helm) went over the render memory limit."""
+
+
 class DecryptionError(RenderError):
     """An encrypted (SOPS) file could not be decrypted or failed its MAC check."""
 

@@ -48,22 +48,111 @@ def test_recursive_multi_document_with_sources(make_repo: MakeRepo) -> None:
     assert names(render(tree, recurse=False)) == ["a", "b"]
 
 
-def test_non_manifests_skipped_with_warning_and_tool_files_ignored(make_repo: MakeRepo) -> None:
+def test_tool_files_and_hidden_entries_are_not_manifests(make_repo: MakeRepo) -> None:
     tree = make_repo(
         {
-            "app/a.yaml": "just: data\n---\n" + CM.format(name="a") + "---\n- a list\n",
+            "app/a.yaml": CM.format(name="a"),
             "app/kustomization.yaml": "resources: [a.yaml]\n",
             "app/Chart.yaml": "apiVersion: v2\nname: x\n",
             "app/values-prod.yaml": "replicas: 3\n",
-            "app/.github/workflow.yaml": CM.format(name="hidden"),
+            "app/.github/workflow.yaml": "not: an object\n",
         }
     )
     rendered = render(tree)
     assert names(rendered) == ["a"]
-    assert rendered.warnings == (
-        "app/a.yaml#0 (line 1): skipped, not a Kubernetes object (no apiVersion/kind)",
-        "app/a.yaml#2 (line 8): skipped, not a Kubernetes object (no apiVersion/kind)",
+    assert rendered.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Issue 11: a `Kind:` typo once made the object look removed; prune deleted it.
+        (
+            CM.format(name="a") + "---\napiVersion: v1\nKind: ConfigMap\nmetadata: {name: b}\n",
+            "app/a.yaml#1 (line 6): not a Kubernetes object: kind missing"
+            " (found Kind: field names are case-sensitive)",
+        ),
+        ("just: data\n", "app/a.yaml#0 (line 1): not a Kubernetes object: apiVersion and kind"),
+        ("---\n\n---\n- a list\n", "app/a.yaml#1 (line 4): not a Kubernetes object (a list"),
+        ("apiVersion: v1\nkind: ConfigMap\n", "app/a.yaml#0 (line 1): ConfigMap: metadata is"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n",
+            "app/a.yaml#0 (line 1): ConfigMap: metadata.name is missing or empty",
+        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ''}\n", "metadata.name is missing"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 12}\n", "must be a string"),
+        (
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\n",
+            "app/a.yaml#0 (line 1): Job: metadata.name is missing; generateName ('migrate-')"
+            " is only allowed on hooks",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            "  name: ../../../namespaces/kube-system/configmaps/victim\n",
+            "ConfigMap name '../../../namespaces/kube-system/configmaps/victim' is invalid:"
+            " it may not contain '/'",
+        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '..'}\n", "may not be '..'"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a%2Fb}\n", "may not contain '%'"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Upper}\n", "DNS-1123 subdomain"),
+        ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n", "a DNS-1123 label"),
+        ("apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n", "a DNS-1035 label"),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + "a" * 64 + "}\n",
+            "at most 63 characters",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + "a" * 254 + "}\n",
+            "at most 253 characters",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ../x}\n",
+            "metadata.namespace '../x' is invalid",
+        ),
+        (
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: 'a:b'}\n",
+            "Widget name 'a:b' is invalid",
+        ),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap,"
+            " metadata: {name: one}}\n- {kind: NoVersion}\n",
+            "app/a.yaml#0 (line 1) item 1 of the List: not a Kubernetes object: apiVersion",
+        ),
+    ],
+)
+def test_what_is_not_a_valid_object_fails_the_render(
+    make_repo: MakeRepo, text: str, message: str
+) -> None:
+    tree = make_repo({"app/a.yaml": text})
+    with pytest.raises(errors.RenderError) as caught:
+        render(tree)
+    assert message in str(caught.value)
+    assert caught.value.reason == "RenderFailed"
+
+
+def test_valid_names_per_kind_and_hooks_with_generate_name(make_repo: MakeRepo) -> None:
+    tree = make_repo(
+        {
+            "app/a.yaml": (
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                "metadata: {name: 'system:controller:x'}\n---\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a.b-c.d1, namespace: ns-1}\n"
+                "---\napiVersion: v1\nkind: Service\nmetadata: {name: web-1}\n"
+                "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: " + "n" * 63 + "}\n"
+            ),
+            "app/hooks.yaml": "".join(
+                f"---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: {name}-\n"
+                f"  annotations: {{{annotation}: PreSync}}\n"
+                for name, annotation in (
+                    ("one", "gitward.dev/hook"),
+                    ("two", "argocd.argoproj.io/hook"),
+                    ("three", "helm.sh/hook"),
+                )
+            ),
+        }
     )
+    rendered = render(tree)
+    assert names(rendered) == ["system:controller:x", "a.b-c.d1", "web-1", "n" * 63, "", "", ""]
 
 
 def test_lists_are_flattened(make_repo: MakeRepo) -> None:
@@ -72,7 +161,6 @@ def test_lists_are_flattened(make_repo: MakeRepo) -> None:
             "app/list.yaml": (
                 "apiVersion: v1\nkind: List\nitems:\n"
                 "- {apiVersion: v1, kind: ConfigMap, metadata: {name: one}}\n"
-                "- {kind: NoVersion}\n"
                 "- {apiVersion: v1, kind: Service, metadata: {name: two}}\n"
             ),
             "app/cms.yaml": (
@@ -83,10 +171,7 @@ def test_lists_are_flattened(make_repo: MakeRepo) -> None:
     )
     rendered = render(tree)
     assert names(rendered) == ["three", "one", "two"]
-    assert rendered.warnings == (
-        "app/list.yaml#0 (line 1): skipped item 1 of a List, not a Kubernetes object"
-        " (no apiVersion/kind)",
-    )
+    assert rendered.warnings == ()
 
 
 def test_include_and_exclude(make_repo: MakeRepo) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -271,3 +272,30 @@ def test_symlinked_template_is_an_input(make_repo: MakeRepo) -> None:
     key = caching.key(renderer, req(tree), inputs)
     (tree.root / "common" / "cm.yaml").write_text(shared.replace("shared}", "changed}"))
     assert caching.key(renderer, req(tree), inputs) != key
+
+
+def test_a_chart_that_eats_memory_stops_at_the_limit(make_repo: MakeRepo) -> None:
+    # Issue 11: this template drove the Helm child to 3.5 GB resident.
+    tree = make_repo(
+        {
+            "hog/Chart.yaml": "apiVersion: v2\nname: hog\nversion: 0.1.0\n",
+            "hog/templates/hog.yaml": '{{ repeat 100000000 "xxxxxxxxxx" }}\n',
+        }
+    )
+    limits = base.Limits(timeout_seconds=30, max_memory_bytes=256 << 20)
+    request = base.RenderRequest(tree=tree, path="hog", app="hog", namespace="ns", limits=limits)
+    start = time.monotonic()
+    with pytest.raises(errors.RenderMemoryExceeded) as caught:
+        rendering.render(request, render_cache=caching.RenderCache())
+    assert time.monotonic() - start < 10
+    assert str(caught.value) == (
+        "application hog: helm chart 'hog': went over the render memory limit of 256 MiB"
+        " (renderMemoryLimit) and was stopped"
+    )
+    assert caught.value.reason == "RenderFailed"
+    # The same limit leaves an ordinary chart alone.
+    fine = make_repo(CHART)
+    rendered = rendering.render(
+        dataclasses.replace(req(fine), limits=limits), render_cache=caching.RenderCache()
+    )
+    assert "Deployment" in objects(rendered)

@@ -182,6 +182,11 @@ def test_files_outside_the_kustomization_root_fail_in_kustomize(make_repo: MakeR
         ("resources: [https://github.com/org/repo//base?ref=v1]\n", "is remote"),
         ("resources: [github.com/org/repo/base]\n", "is remote"),
         ("components: [git@github.com:org/repo.git]\n", "is remote"),
+        # Issue 11: go-getter's forced-getter form was reported as "does not exist".
+        ("resources: ['git::https://github.com/org/repo//base?ref=v1']\n", "is remote"),
+        ("resources: ['git::git@github.com:org/repo.git//base']\n", "is remote"),
+        ("resources: ['gh:org/repo//base']\n", "is remote"),
+        ("resources: ['s3::https://bucket.example.com/base']\n", "is remote"),
         ("helmCharts:\n- name: x\n  repo: https://charts.example.com\n", "helmCharts is refused"),
     ],
 )

@@ -261,7 +261,7 @@ def test_canary_render_logs_warnings_and_failures(
     stranger = make_key(tmp_path, "stranger")
     files = {
         "app/canary.yaml": tool.encrypt("canary.yaml", secret, [key.recipient]),
-        "app/notes.yaml": "just: a document\n",  # skipped with a warning
+        "app/values.yaml": "just: a document\n",  # not a manifest file
     }
     tree = make_repo(files)
     texts: list[str] = []

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
-from gitward.config import applications, durations, images
+from gitward.config import applications, durations, images, quantities
 from gitward.config import charts as charts_config
 from gitward.config import notifications as notifying
 
@@ -357,6 +357,14 @@ class Settings(applications._Spec):
         default_factory=dict,
         alias="decryptionKeys",
         description="Named SOPS age keys Applications may reference (spec.decryption.keyRef).",
+    )
+    render_memory_limit: quantities.RenderMemory = Field(
+        1 << 30,
+        alias="renderMemoryLimit",
+        description=(
+            "Memory ceiling (private writable memory, RLIMIT_DATA) of every process a render"
+            " runs (Helm, kubectl kustomize); over it the render fails with RenderFailed."
+        ),
     )
     webhook_max_bytes: int = Field(
         1024 * 1024, alias="webhookMaxBytes", ge=1024, description="Largest accepted body."

@@ -84,7 +84,7 @@ def build(
     and :class:`gitward.errors.EmptyRenderError` for an unexpected empty render.
     """
     ignoring.validate(options.ignore_differences)
-    _check_duplicates(desired)
+    check_duplicates(desired)
     warnings: list[str] = []
     declared = {m.key for m in desired}
     ours = _inventory(app, inventory, warnings)
@@ -124,7 +124,10 @@ def build(
     )
 
 
-def _check_duplicates(desired: Sequence[resources.Manifest]) -> None:
+def check_duplicates(desired: Sequence[resources.Manifest]) -> None:
+    """Raise :class:`gitward.errors.PlanError` naming both sources of the first
+    object declared twice (also called on the render, before the target fills
+    in namespaces, so ``gitward render`` reports it too)."""
     seen: dict[resources.ResourceKey, resources.Manifest] = {}
     for manifest in desired:
         first = seen.setdefault(manifest.key, manifest)

@@ -78,7 +78,10 @@ async def desired_state(
             app=app.name,
             namespace=app.spec.destination.namespace,
             options=unit.render.options(),
-            limits=render_base.Limits(timeout_seconds=unit.render.timeout),
+            limits=render_base.Limits(
+                timeout_seconds=unit.render.timeout,
+                max_memory_bytes=runtime.settings.render_memory_limit,
+            ),
             decryption=decryption,
             variables=variables,
         )
@@ -90,6 +93,8 @@ async def desired_state(
             for request, unit in zip(requests, resolved.units, strict=True)
         ]
     rendered = renders[0] if len(renders) == 1 else rendering.combine(app.name, renders)
+    # Before any target fills in namespaces, so `gitward render` reports it too.
+    planning.check_duplicates(rendered.manifests)
     return Desired(revision=resolved.revision, rendered=rendered, stale_source=resolved.stale)
 
 

@@ -114,6 +114,9 @@ class Limits:
     max_aliases: int = 1_000  # YAML alias references per document
     max_nodes: int = 1_000_000  # nodes after alias expansion, per document
     timeout_seconds: float = 60.0  # kustomize / helm
+    # Ceiling on the private writable memory (RLIMIT_DATA) of every process a
+    # render starts (kustomize, the Helm child); 0 means none.
+    max_memory_bytes: int = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 Reads ``*.yaml``, ``*.yml`` and ``*.json`` files (recursively unless
 ``recurse: false``; filtered by ``include``/``exclude`` globs matched against
 the path relative to the Application's path or the file name), splits
-multi-document files, flattens ``kind: List`` documents and skips what is not a
-Kubernetes object with a warning naming the file. Files other tools own
+multi-document files, flattens ``kind: List`` documents and fails on what is not
+a Kubernetes object, naming the file, the document and its line. Files other tools own
 (``kustomization.yaml``, ``Chart.yaml``, ``values*.yaml``) and hidden entries
 (``.github/``) are not manifests. Registered as ``directory`` in
 ``render.registry``; ``render.rendering`` calls it.
@@ -21,7 +21,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, loading, paths, sops
+from gitward.render import base, loading, paths, sops, validating
 
 _EXTENSIONS = (".yaml", ".yml", ".json")
 _NOT_MANIFESTS = re.compile(
@@ -180,9 +180,14 @@ def manifests_from(
 ) -> list[resources.Manifest]:
     """Kubernetes objects among ``documents`` of the file ``source``.
 
-    Empty documents vanish; ``List`` documents are flattened; anything without
-    ``apiVersion`` and ``kind`` is skipped with a warning appended to
-    ``warnings``. Shared with the Kustomize and Helm renderers.
+    Empty documents vanish; ``List`` documents are flattened. Anything else
+    that is not a valid Kubernetes object (no ``apiVersion``/``kind``, no
+    ``metadata.name``, an invalid name or namespace) is a
+    :class:`gitward.errors.RenderError` naming the file, the document index
+    and its line (see ``render.validating``): skipping it would make its live
+    object look removed from Git, and prune would delete it. Shared with the
+    Kustomize and Helm renderers; ``warnings`` collects notes that do not
+    stop the render.
     """
     found: list[resources.Manifest] = []
     for document in documents:
@@ -190,36 +195,20 @@ def manifests_from(
         where = f"{source}#{document.index}"
         if body is None:
             continue
-        if not _is_object(body):
-            warnings.append(
-                f"{where} (line {document.line}): skipped, not a Kubernetes object"
-                " (no apiVersion/kind)"
-            )
-            continue
-        kind = str(body["kind"])
-        items = body.get("items")
-        if kind.endswith("List") and isinstance(items, list):
-            for position, item in enumerate(items):
-                if not _is_object(item):
-                    warnings.append(
-                        f"{where} (line {document.line}): skipped item {position} of a"
-                        f" {kind}, not a Kubernetes object (no apiVersion/kind)"
-                    )
-                    continue
-                found.append(resources.Manifest.from_body(item, source=where))
-            continue
+        located = f"{where} (line {document.line})"
+        if isinstance(body, dict):
+            kind = body.get("kind")
+            items = body.get("items")
+            if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+                if not isinstance(body.get("apiVersion"), str) or not body["apiVersion"]:
+                    validating.check_object(body, located)
+                for position, item in enumerate(items):
+                    validating.check_object(item, f"{located} item {position} of the {kind}")
+                    found.append(resources.Manifest.from_body(item, source=where))
+                continue
+        validating.check_object(body, located)
         found.append(resources.Manifest.from_body(body, source=where))
     return found
-
-
-def _is_object(body: Any) -> bool:
-    return (
-        isinstance(body, dict)
-        and isinstance(body.get("apiVersion"), str)
-        and isinstance(body.get("kind"), str)
-        and bool(body["apiVersion"])
-        and bool(body["kind"])
-    )
 
 
 def _app_directory(request: base.RenderRequest) -> str:

@@ -301,7 +301,8 @@ class HelmRenderer:
                 cwd=work,
                 env=env,
                 timeout=limits.timeout_seconds,
-                what=label,
+                what=f"{where}: {label}",
+                memory_limit=limits.max_memory_bytes,
             )
             size = out_path.stat().st_size
             if code != 0 or size == 0:

@@ -35,7 +35,11 @@ from gitward.model import resources
 from gitward.render import base, directory, loading, paths, running, sops
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[a-z0-9_.-]+@[a-z0-9.-]+:)", re.IGNORECASE)
+# URLs, scp-like `user@host:path`, go-getter's forced getters (`git::https://…`,
+# `s3::…`) and its `gh:` shorthand: all fetched over the network by kustomize.
+_URL = re.compile(
+    r"^([a-z][a-z0-9+.-]*://|[a-z0-9_.-]+@[a-z0-9.-]+:|[a-z][a-z0-9]*::|gh:)", re.IGNORECASE
+)
 # `github.com/org/repo//path?ref=v1`: remote only when no such local path exists,
 # which is also how kustomize decides.
 _HOST_PATH = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?/", re.IGNORECASE)
@@ -397,7 +401,8 @@ class KustomizeRenderer:
                 cwd=work,
                 env=running.isolated_env(home),
                 timeout=limits.timeout_seconds,
-                what=f"kustomize build of {app_path or '.'!r}",
+                what=f"{where}: kustomize build of {app_path or '.'!r}",
+                memory_limit=limits.max_memory_bytes,
             )
             if code != 0:
                 message = stderr.replace(f"{repo}/", "").replace(str(work), "").strip()

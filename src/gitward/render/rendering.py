@@ -2,7 +2,8 @@
 
 Detects the renderer (an explicit choice wins), computes the digest of its
 inputs, and returns the cached result or renders; then enforces the object
-count and total size limits, warns on an empty render, and runs the
+count and total size limits, checks every object's identity
+(``render.validating``), warns on an empty render, and runs the
 post-render transforms (the seam where SOPS decryption and variable
 substitution plug in). Whatever comes out is cached in memory by input digest.
 """
@@ -17,7 +18,7 @@ import orjson
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, caching, detection, sops, substituting
+from gitward.render import base, caching, detection, sops, substituting, validating
 
 Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
 """A post-render step (decrypt, substitute): takes and returns a render."""
@@ -59,6 +60,10 @@ def _finish(
         transforms = list(_transforms)
     for transform in transforms:
         rendered = transform(request, rendered)
+    # Renderers of ours validate each document where its line is known; this
+    # also covers users' renderers and transforms.
+    for manifest in rendered.manifests:
+        validating.check_object(manifest.body, manifest.source or where)
     try:
         size = _size(rendered)
     except TypeError as exc:
