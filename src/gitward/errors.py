@@ -61,6 +61,14 @@ class SourceUnavailable(RetryableError):
     reason = "SourceFailed"
 
 
+class RepositoryNotFound(InputError):
+    """A local (``file://``) repository does not exist: the URL is wrong, no
+    server can come back. (A remote server that cannot be reached is
+    :class:`SourceUnavailable`: it may.)"""
+
+    reason = "SourceFailed"
+
+
 class RevisionNotFound(InputError):
     """A ref, tag, semver range or commit does not exist in the repository."""
 

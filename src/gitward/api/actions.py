@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from gitward import errors
 from gitward.api import context, problems, views
 from gitward.engine import agent as agents
-from gitward.engine import policies, reconciling, reports
+from gitward.engine import projecting, reconciling, reports
 from gitward.model import operations, plans, resources
 
 
@@ -190,13 +190,14 @@ async def sync_selected(
     if state is None:
         raise problems.NotFound(f"Application {name!r} is not declared")
     app = state.app
-    projects = dict(agent.catalog.projects) if agent.catalog is not None else None
-    project = policies.project_for(app, projects)
+    project = projecting.in_catalog(agent.catalog, app)
     started = agent.clock()
     wanted = revision or state.pinned_revision
     trigger = f"{trigger} (selected resources)"
     try:
-        desired = await reconciling.desired_state(agent.runtime, app, revision=wanted)
+        desired = await reconciling.desired_state(
+            agent.runtime, app, revision=wanted, project=project
+        )
         the_plan = select(
             await reconciling.plan(agent.runtime, app, desired, prune=prune, project=project),
             selectors,

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gitward.api import context, problems, views
-from gitward.engine import policies, reconciling, reports
+from gitward.engine import projecting, reconciling, reports
 from gitward.model import status
 
 E = TypeVar("E", bound=StrEnum)
@@ -59,10 +59,13 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
         revision = request.query_params.get("revision") or state.pinned_revision
         agent = ctx.agent
         app = state.app
-        projects = dict(agent.catalog.projects) if agent.catalog is not None else None
-        project = policies.project_for(app, projects)
+        project = projecting.in_catalog(agent.catalog, app)
         desired = await reconciling.desired_state(
-            agent.runtime, app, revision=revision, max_age=agent.options.poll_interval
+            agent.runtime,
+            app,
+            revision=revision,
+            max_age=agent.options.poll_interval,
+            project=project,
         )
         plan = await reconciling.plan(agent.runtime, app, desired, project=project)
         return JSONResponse(

@@ -27,7 +27,16 @@ import typer
 from gitward import errors
 from gitward.cli import consoles
 from gitward.config import applications
-from gitward.engine import catalog, documents, imaging, previews, promoting, reports, runtimes
+from gitward.engine import (
+    catalog,
+    documents,
+    imaging,
+    previews,
+    projecting,
+    promoting,
+    reports,
+    runtimes,
+)
 
 T = TypeVar("T")
 
@@ -263,6 +272,8 @@ def plan(
             live=not offline,
             repo_url=pr_repo,
             base_apps=base_apps,
+            # The Projects at the root's own ref: a pull request cannot widen them.
+            projects=await projecting.declared(rt),
         )
 
     options = runtimes.RuntimeOptions(

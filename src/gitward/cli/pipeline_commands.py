@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gitward import errors
 from gitward.cli import consoles
-from gitward.engine import documents, reconciling, reports, runtimes
+from gitward.engine import documents, projecting, reconciling, reports, runtimes
 from gitward.model import operations, plans, status
 
 T = TypeVar("T")
@@ -88,15 +88,34 @@ def _load(app_file: Path) -> Any:
 def render(
     app_file: AppFile,
     config: ConfigOpt = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(
+            "--kubeconfig",
+            help="Also check the objects against this cluster (kinds it serves, namespaces).",
+        ),
+    ] = None,
+    context: ContextOpt = "",
     cache_dir: CacheOpt = None,
     revision: RevisionOpt = "",
 ) -> None:
-    """Print the manifests the Application renders to (Secrets' data masked)."""
+    """Print the manifests the Application renders to (Secrets' data masked).
+
+    Objects declared twice and what the Project forbids are errors, as in
+    ``sync``; kinds the target does not serve too when the target is reachable
+    (declared in --config, or --kubeconfig given).
+    """
     app = _load(app_file)
-    desired = _run(
-        lambda rt: reconciling.desired_state(rt, app, revision=revision),
-        _options(config, None, "", cache_dir),
-    )
+
+    async def build(rt: runtimes.Runtime) -> reconciling.Desired:
+        project = await projecting.governing(rt, app)
+        desired = await reconciling.desired_state(rt, app, revision=revision, project=project)
+        target = app.spec.destination.target
+        if kubeconfig is not None or target in rt.settings.targets:
+            await reconciling.prepare(rt, app, desired, project=project)
+        return desired
+
+    desired = _run(build, _options(config, kubeconfig, context, cache_dir))
     for warning in desired.rendered.warnings:
         _err.print(f"warning: {warning}")
     docs = [reports.masked_manifest(m) for m in desired.rendered.manifests]
@@ -119,8 +138,9 @@ def diff(
     app = _load(app_file)
 
     async def build(rt: runtimes.Runtime) -> plans.Plan:
-        desired = await reconciling.desired_state(rt, app, revision=revision)
-        return await reconciling.plan(rt, app, desired)
+        project = await projecting.governing(rt, app)
+        desired = await reconciling.desired_state(rt, app, revision=revision, project=project)
+        return await reconciling.plan(rt, app, desired, project=project)
 
     the_plan = _run(build, _options(config, kubeconfig, context, cache_dir))
     _print_plan(the_plan, output)

@@ -13,7 +13,7 @@ Argo CD); declare it to restrict it.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gitward import errors
 from gitward.config import applications
@@ -23,19 +23,30 @@ DEFAULT = "default"
 
 
 def project_for(
-    app: applications.Application, projects: dict[str, applications.Project] | None
+    app: applications.Application, projects: Mapping[str, applications.Project] | None
 ) -> applications.Project | None:
     """The Application's Project; None means unrestricted (undeclared default).
 
-    Raises PolicyViolation when the Application names a Project nobody declared.
+    The one decision every path takes (agent, API, ``gitward sync|diff|plan``).
+    ``projects``: those declared under the root; None when no root is
+    configured, where only ``default`` can be used. Raises PolicyViolation when
+    the Application names a Project nobody declared.
     """
     name = app.metadata.project
     if projects is not None and name in projects:
         return projects[name]
     if name == DEFAULT:
         return None
+    if projects is None:
+        raise errors.PolicyViolation(
+            f"Application {app.name} belongs to project {name!r}, but no root is configured:"
+            " Projects are declared under the root (`root` in gitward.yaml, given with"
+            " --config), so without one only the default project can be used"
+        )
+    declared = ", ".join(sorted(projects)) or "none"
     raise errors.PolicyViolation(
         f"Application {app.name} belongs to project {name!r}, which is not declared"
+        f" under the root (declared: {declared})"
     )
 
 

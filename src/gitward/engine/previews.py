@@ -141,14 +141,24 @@ async def _one(
     live: bool,
     projects: Mapping[str, applications.Project] | None,
 ) -> tuple[AppPreview | None, tuple[str, str]]:
+    # Decided first, so the Project's signature policy applies to both renders;
+    # a refusal is reported only when the pull request affects the Application.
+    refused: errors.GitwardError | None = None
+    project: applications.Project | None = None
     try:
-        head_state = await reconciling.desired_state(runtime, app, revision=head)
+        project = policies.project_for(app, projects)
+    except errors.GitwardError as exc:
+        refused = exc
+    try:
+        head_state = await reconciling.desired_state(runtime, app, revision=head, project=project)
     except errors.GitwardError as exc:
         return AppPreview(app=app.name, error=exc.message, reason=exc.reason), ("", "")
     base_state: reconciling.Desired | None = None
     base_problem = ""
     try:
-        base_state = await reconciling.desired_state(runtime, app, revision=base or "")
+        base_state = await reconciling.desired_state(
+            runtime, app, revision=base or "", project=project
+        )
     except errors.SourceUnavailable:
         raise
     except errors.RevisionNotFound as exc:
@@ -164,10 +174,8 @@ async def _one(
         and base_state.rendered.input_digest == head_state.rendered.input_digest
     ):
         return None, revisions
-    try:
-        project = policies.project_for(app, dict(projects) if projects is not None else None)
-    except errors.GitwardError as exc:
-        return AppPreview(app=app.name, error=exc.message, reason=exc.reason), revisions
+    if refused is not None:
+        return AppPreview(app=app.name, error=refused.message, reason=refused.reason), revisions
     if live:
         try:
             the_plan = await reconciling.plan(runtime, app, head_state, project=project)

@@ -8,6 +8,7 @@ functions: :func:`desired_state`, :func:`plan` and :func:`sync`.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,11 +19,40 @@ from gitward import errors
 from gitward.config import applications
 from gitward.diff import base as diff_base
 from gitward.diff import planning
-from gitward.engine import metrics, policies, runtimes, sourcing, substituting, syncing
+from gitward.engine import (
+    metrics,
+    policies,
+    projecting,
+    runtimes,
+    sourcing,
+    substituting,
+    syncing,
+)
 from gitward.model import operations, plans, resources
 from gitward.render import base as render_base
 from gitward.render import rendering
 from gitward.targets import base as targets
+
+
+class Governed(enum.Enum):
+    """``project=LOOK_UP``: the caller did not decide which Project governs the
+    Application, so :func:`gitward.engine.projecting.governing` does (reading the
+    root's Projects; without a root only ``default`` passes). Callers holding a
+    catalog (agent, API) pass the Project they looked up."""
+
+    LOOK_UP = "look up"
+
+
+LOOK_UP = Governed.LOOK_UP
+ProjectChoice = applications.Project | None | Governed
+
+
+async def _decided(
+    runtime: runtimes.Runtime, app: applications.Application, project: ProjectChoice
+) -> applications.Project | None:
+    if isinstance(project, Governed):
+        return await projecting.governing(runtime, app)
+    return project
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +85,17 @@ async def desired_state(
     *,
     revision: str = "",
     max_age: float = 0.0,
-    project: applications.Project | None = None,
+    project: ProjectChoice = LOOK_UP,
 ) -> Desired:
     """Fetch the Application's repository, resolve its ref (or ``revision``), render.
 
     ``max_age``: reuse a fetch of the repository at most that many seconds old
     (the agent's pollers keep mirrors fresh; workers need not fetch again).
+    The Application's own repository and destination are checked against its
+    Project before anything is fetched.
     """
+    project = await _decided(runtime, app, project)
+    policies.check_application(app, project)
     resolved = await sourcing.resolve(
         runtime, app, revision=revision, max_age=max_age, project=project
     )
@@ -133,16 +167,20 @@ async def plan(
     desired: Desired,
     *,
     prune: bool | None = None,
-    project: applications.Project | None = None,
+    project: ProjectChoice = LOOK_UP,
 ) -> plans.Plan:
     """Compare the desired state with the target's live state: the Plan.
+
+    Every prepared manifest is checked against the Application's Project
+    (:class:`gitward.errors.PolicyViolation` naming the first one outside it).
 
     Existing objects are compared through a server-side dry-run apply (with
     force, so the plan shows what gitward would make of each object even where
     another manager owns a field; the real apply reports such conflicts).
     """
+    decided = await _decided(runtime, app, project)
     with runtime.metrics.stage(metrics.Stage.PLAN):
-        return await _plan(runtime, app, desired, prune=prune, project=project)
+        return await _plan(runtime, app, desired, prune=prune, project=decided)
 
 
 async def _plan(
@@ -154,11 +192,7 @@ async def _plan(
     project: applications.Project | None,
 ) -> plans.Plan:
     target = runtime.target(app.spec.destination.target)
-    policies.check_application(app, project)
-    prepared = await target.prepare(
-        desired.rendered.manifests, app=app.name, namespace=app.spec.destination.namespace
-    )
-    policies.check_manifests(app, project, prepared)
+    prepared = await prepare(runtime, app, desired, project=project)
     # A generated hook (metadata.generateName) has no live object to read.
     live = await target.read([m.key for m in prepared if not m.key.generated])
     inventory = await target.inventory(app.name)
@@ -172,6 +206,28 @@ async def _plan(
         plan_options(app, prune=prune),
         predicted=predicted,
     )
+
+
+async def prepare(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    desired: Desired,
+    *,
+    project: applications.Project | None,
+) -> list[resources.Manifest]:
+    """The render made ready for the Application's target (kinds it serves,
+    scopes, namespaces, tracking) and checked against the Project: what
+    ``plan`` compares, and what ``gitward render`` checks when it can reach the
+    target. Raises ApplyError (unknown kind), PlanError (an object declared
+    twice) or PolicyViolation, each naming the object and its file."""
+    target = runtime.target(app.spec.destination.target)
+    policies.check_application(app, project)
+    prepared = await target.prepare(
+        desired.rendered.manifests, app=app.name, namespace=app.spec.destination.namespace
+    )
+    planning.check_duplicates(prepared)
+    policies.check_manifests(app, project, prepared)
+    return prepared
 
 
 async def _dry_run_existing(
@@ -200,7 +256,7 @@ async def sync(
     dry_run: bool = False,
     wait: bool = False,
     health_timeout: float | None = None,
-    project: applications.Project | None = None,
+    project: ProjectChoice = LOOK_UP,
     report_health: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
@@ -210,6 +266,7 @@ async def sync(
     started = clock()
     revision_info = operations.Revision(sha="", ref=revision or app.spec.source.wanted)
     try:
+        project = await _decided(runtime, app, project)
         desired = await desired_state(runtime, app, revision=revision, project=project)
         revision_info = desired.revision
         the_plan = await plan(runtime, app, desired, prune=prune, project=project)

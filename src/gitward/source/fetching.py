@@ -35,6 +35,7 @@ import multiprocessing.spawn
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,14 @@ def _fetch_here(request: FetchRequest, started: float) -> dict[str, Any]:
     }
 
 
+def _missing_local_repository(url: str) -> str:
+    """The path of a ``file://`` URL when nothing is there ('' otherwise)."""
+    if not url.startswith("file://"):
+        return ""
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    return "" if path.exists() else str(path)
+
+
 def _classify(message: str) -> str:
     lowered = message.lower()
     if "couldn't find remote ref" in lowered or "no match for" in lowered:
@@ -349,6 +358,11 @@ async def fetch(request: FetchRequest) -> FetchOutcome:
             missing=tuple(reply["missing"]),
         )
     kind, message = reply["kind"], reply["message"]
+    missing = _missing_local_repository(request.url)
+    if missing:
+        raise errors.RepositoryNotFound(
+            f"fetching {request.display_url}: no repository at {missing} (check repoURL)"
+        )
     if kind == "ref":
         raise errors.RevisionNotFound(f"fetching {request.display_url}: {message}")
     if kind == "timeout":

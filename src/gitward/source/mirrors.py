@@ -261,12 +261,15 @@ class Mirrors:
             try:
                 async with _file_lock(mirror.lock_path, deadline, mirror.display_url):
                     return await self._fetch_now(mirror, repo, secrets, deadline, extra, remember)
-            except errors.SourceUnavailable as exc:
+            except (errors.SourceUnavailable, errors.RepositoryNotFound) as exc:
                 if extra:
                     raise
                 # Read without the file lock: the state file is replaced
                 # atomically, so this sees one complete version.
                 state = mirror.state() if mirror.exists else _State()
+                if isinstance(exc, errors.RepositoryNotFound) and state.last_success is None:
+                    # Never fetched: a wrong URL, not an outage; fix the input.
+                    raise
                 _log.warning(
                     "git fetch failed",
                     url=mirror.display_url,

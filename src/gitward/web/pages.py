@@ -33,7 +33,7 @@ from gitward import errors
 from gitward.api import auth
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
-from gitward.engine import policies, reconciling, rollbacks, states
+from gitward.engine import projecting, reconciling, rollbacks, states
 from gitward.model import operations, status
 from gitward.store import base as store_base
 from gitward.web import diffs, sessions, streaming, trees
@@ -401,15 +401,13 @@ class Ui:
                 return cached[1]
             result: diffs.PlanView | str
             try:
-                projects = (
-                    dict(self.agent.catalog.projects) if self.agent.catalog is not None else None
-                )
-                project = policies.project_for(state.app, projects)
+                project = projecting.in_catalog(self.agent.catalog, state.app)
                 desired = await reconciling.desired_state(
                     self.agent.runtime,
                     state.app,
                     revision=state.pinned_revision,
                     max_age=self.agent.options.poll_interval,
+                    project=project,
                 )
                 plan = await reconciling.plan(
                     self.agent.runtime, state.app, desired, project=project
