@@ -9,7 +9,7 @@ authenticate to repositories, where to keep state.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,9 @@ from gitward import errors
 from gitward.config import applications, durations, images, quantities
 from gitward.config import charts as charts_config
 from gitward.config import notifications as notifying
+
+UrlMatcher = Callable[[str, str], bool]
+"""``matches(glob, url)``: whether a repository URL glob matches a URL."""
 
 
 class TargetSettings(applications._Spec):
@@ -101,9 +104,6 @@ class RepositoryCredentials(applications._Spec):
         description="OCI registries: speak HTTP, not HTTPS (a registry on loopback only).",
     )
 
-    def matches(self, repo_url: str) -> bool:
-        return fnmatch.fnmatchcase(repo_url, self.url)
-
 
 class WebhookSettings(applications._Spec):
     """Push webhooks for repositories whose URL matches ``url`` (a glob).
@@ -117,9 +117,6 @@ class WebhookSettings(applications._Spec):
     secret_env: str = Field("", alias="secretEnv")
     secret_file: str = Field("", alias="secretFile")
     allow_unsigned: bool = Field(False, alias="allowUnsigned")
-
-    def matches(self, repo_url: str) -> bool:
-        return fnmatch.fnmatchcase(repo_url, self.url)
 
 
 class DecryptionKey(applications._Spec):
@@ -417,13 +414,29 @@ class Settings(applications._Spec):
             raise ValueError("replicas.namespace is required with replicas.target")
         return self
 
-    def webhook_for(self, repo_url: str) -> WebhookSettings | None:
-        """The first webhook entry whose glob matches ``repo_url``."""
-        return next((w for w in self.webhooks if w.matches(repo_url)), None)
+    def webhook_for(
+        self, repo_url: str, matches: UrlMatcher | None = None
+    ) -> WebhookSettings | None:
+        """The first webhook entry whose glob matches ``repo_url``.
 
-    def credentials_for(self, repo_url: str) -> RepositoryCredentials | None:
-        """The first credentials entry whose glob matches ``repo_url``."""
-        return next((c for c in self.repositories if c.matches(repo_url)), None)
+        ``matches(glob, url)`` defaults to a plain glob match; the engine
+        passes ``source.webhooks.glob_matches``, which normalises both sides
+        (payloads name their repository by a scheme-less key).
+        """
+        match = matches or _glob
+        return next((w for w in self.webhooks if match(w.url, repo_url)), None)
+
+    def credentials_for(
+        self, repo_url: str, matches: UrlMatcher | None = None
+    ) -> RepositoryCredentials | None:
+        """The first credentials entry whose glob matches ``repo_url`` (see
+        :meth:`webhook_for` for ``matches``)."""
+        match = matches or _glob
+        return next((c for c in self.repositories if match(c.url, repo_url)), None)
+
+
+def _glob(pattern: str, url: str) -> bool:
+    return fnmatch.fnmatchcase(url, pattern)
 
 
 def parse(document: Mapping[str, Any] | None, origin: str) -> Settings:

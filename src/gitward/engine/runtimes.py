@@ -22,6 +22,7 @@ from gitward.source import archives as source_archives
 from gitward.source import base as source_base
 from gitward.source import charts as source_charts
 from gitward.source import credentials as source_credentials
+from gitward.source import webhooks as source_webhooks
 from gitward.targets import base as targets
 from gitward.targets import kubernetes
 
@@ -99,7 +100,7 @@ class Runtime:
 
     def repo(self, url: str) -> source_base.RepoSpec:
         """The repository spec for ``url``, with the configured credentials."""
-        found = self.settings.credentials_for(url)
+        found = self.settings.credentials_for(url, _same_transport)
         if found is None:
             return source_base.RepoSpec(url=url)
         return source_base.RepoSpec(
@@ -201,6 +202,11 @@ class Runtime:
         for target in self._targets.values():
             await target.close()
         self._targets.clear()
+
+
+def _same_transport(pattern: str, url: str) -> bool:
+    # An ssh key is never offered to an https URL of the same host, nor a password to ssh.
+    return source_webhooks.glob_matches(pattern, url, same_transport=True)
 
 
 def _secret(env: str, file: str) -> source_credentials.SecretRef | None:

@@ -58,7 +58,10 @@ async def receive(
     # nothing is acted upon before the signature is verified.
     events = webhooks.parse(provider, headers, body)
     urls = sorted({url for event in events for url in getattr(event, "repo_urls", ())})
-    entry = next((e for url in urls if (e := settings.webhook_for(url)) is not None), None)
+    entry = next(
+        (e for url in urls if (e := settings.webhook_for(url, webhooks.glob_matches)) is not None),
+        None,
+    )
     if entry is None:
         named = credentials.strip_userinfo(urls[0])[0] if urls else "(none named)"
         raise webhooks.WebhookRejected(

@@ -36,6 +36,7 @@ parse = parsing.parse
 verify = verifying.verify
 sign = verifying.sign
 normalise_url = urls.normalise_url
+glob_matches = urls.glob_matches
 read_body = bodies.read_body
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "PushEvent",
     "WebhookRejected",
     "detect",
+    "glob_matches",
     "normalise_url",
     "parse",
     "read_body",

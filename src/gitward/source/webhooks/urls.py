@@ -33,6 +33,7 @@ carry its user (``git@host:1234/repo.git``), as every forge displays them.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from gitward import errors
@@ -131,3 +132,44 @@ def _describe(url: str) -> str:
     scheme, _, rest = url.strip().partition("://")
     authority = rest.partition("/")[0].rpartition("@")[2]
     return f"{scheme}://{authority}/..."
+
+
+def _transport(url: str) -> str:
+    """How a URL is fetched: 'http', 'ssh', 'git', 'file' ('' when unsaid)."""
+    text = url.strip()
+    match = _SCHEME.fullmatch(text)
+    if match is not None:
+        scheme = match.group(1).lower()
+        if scheme in ("http", "https"):
+            return "http"
+        if scheme in ("ssh", "git+ssh", "ssh+git"):
+            return "ssh"
+        return scheme
+    if text.startswith("/"):
+        return "file"
+    if _SCP_LIKE.fullmatch(text) is not None and "@" in text.partition(":")[0]:
+        return "ssh"
+    return ""
+
+
+def glob_matches(pattern: str, url: str, *, same_transport: bool = False) -> bool:
+    """Whether the repository URL glob ``pattern`` (as written in gitward.yaml,
+    e.g. ``https://git.example.com/org/*``) matches ``url``.
+
+    Both sides are normalised (see :func:`normalise_url`), so the documented
+    form matches the scheme-less keys webhook payloads are compared by, and a
+    URL written with a user, another case of host or without ``.git``.
+    ``same_transport``: the pattern's scheme must also agree with the URL's
+    (https vs ssh), where it decides which kind of credentials is used.
+    """
+    if fnmatch.fnmatchcase(url, pattern):
+        return True
+    if same_transport:
+        wanted, got = _transport(pattern), _transport(url)
+        if wanted and got and wanted != got:
+            return False
+    try:
+        key, pattern_key = normalise_url(url), normalise_url(pattern)
+    except errors.InputError:
+        return False
+    return fnmatch.fnmatchcase(key, pattern_key)
