@@ -152,7 +152,15 @@ def test_valid_names_per_kind_and_hooks_with_generate_name(make_repo: MakeRepo) 
         }
     )
     rendered = render(tree)
-    assert names(rendered) == ["system:controller:x", "a.b-c.d1", "web-1", "n" * 63, "", "", ""]
+    assert names(rendered) == [
+        "system:controller:x",
+        "a.b-c.d1",
+        "web-1",
+        "n" * 63,
+        "one-*",
+        "two-*",
+        "three-*",
+    ]
 
 
 def test_lists_are_flattened(make_repo: MakeRepo) -> None:

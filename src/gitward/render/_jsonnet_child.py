@@ -83,6 +83,8 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[1]).read_text())
     try:
         result = _evaluate(request)
+    except MemoryError:
+        raise  # the parent reads it from stderr: over the render memory limit
     except Exception as exc:  # reported to the parent, which raises RenderError
         result = {"error": type(exc).__name__, "message": str(exc)}
     sys.stdout.write(json.dumps(result))

@@ -240,6 +240,7 @@ class JsonnetRenderer:
                 env=env,
                 timeout=limits.timeout_seconds,
                 what=label,
+                memory_limit=limits.max_memory_bytes,
             )
             size = out_path.stat().st_size
             if code != 0 or size == 0:
