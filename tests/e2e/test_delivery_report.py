@@ -16,9 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-from gitward.model import operations, plans, resources
-from gitward.store import base as store_base
-from gitward.store import storing
 from tests.engine.delivery import scenario
 from tests.fixtures import Git
 
@@ -52,58 +49,6 @@ def _commit(git: Git, commit: scenario.ScriptedCommit, shas: dict[str, str]) -> 
     return git.run("rev-parse", "HEAD")
 
 
-async def _record(url: str, shas: dict[str, str]) -> None:
-    times = {c.name: c.time for c in scenario.COMMITS}
-    key = resources.ResourceKey("apps", "Deployment", "web", "web")
-    async with storing.SqlStore(url) as store:
-        await store.save_status(store_base.AppRecord(name="web", project="shop"))
-        for sync in scenario.SYNCS:
-            revision = operations.Revision(
-                sha=shas[sync.commit], committed_at=times[sync.commit], message=sync.commit
-            )
-            running = operations.Operation(
-                app="web",
-                revision=revision,
-                trigger="auto-sync",
-                started_at=sync.started,
-                dry_run=sync.dry_run,
-            )
-            op_id = await store.start_operation(running)
-            code = (
-                operations.ResultCode.CONFIGURED
-                if sync.changed
-                else operations.ResultCode.UNCHANGED
-            )
-            if sync.phase == "Failed":
-                code = operations.ResultCode.FAILED
-            result = operations.ResourceResult(key, plans.Action.UPDATE, code)
-            await store.finish_operation(
-                op_id,
-                operations.Operation(
-                    app="web",
-                    revision=revision,
-                    trigger="auto-sync",
-                    started_at=sync.started,
-                    finished_at=sync.finished,
-                    phase=operations.OperationPhase(sync.phase),
-                    dry_run=sync.dry_run,
-                    results=(result,),
-                    reason=sync.reason,
-                ),
-            )
-        for reason, when, commit in scenario.EVENTS:
-            await store.add_event(
-                store_base.EventRecord(
-                    app="web",
-                    time=when,
-                    type=store_base.EventType.NORMAL,
-                    reason=reason,
-                    message="",
-                    revision=shas[commit],
-                )
-            )
-
-
 @pytest.mark.slow
 def test_report_delivery_matches_the_hand_computation(
     git: Git, env: dict[str, str], tmp_path: Path
@@ -113,7 +58,7 @@ def test_report_delivery_matches_the_hand_computation(
     for commit in scenario.COMMITS:
         shas[commit.name] = _commit(git, commit, shas)
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
-    asyncio.run(_record(store_url, shas))
+    asyncio.run(scenario.record(store_url, shas))
     config = tmp_path / "gitward.yaml"
     config.write_text(
         yaml.safe_dump(

@@ -16,6 +16,8 @@ from gitward.cli import logs
 from gitward.config import settings as config_settings
 from gitward.engine import agent as agents
 from gitward.engine import documents, runtimes
+from gitward.engine.delivery import publishing
+from gitward.engine.notifications import running as notifying
 from gitward.store import locking, storing
 
 
@@ -65,13 +67,21 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
                     timeout_graceful_shutdown=5,
                 )
             )
-            agent_task = asyncio.create_task(agent.run(), name="agent")
+            tasks = [asyncio.create_task(agent.run(), name="agent")]
+            # Notifications and delivery figures run beside the agent, never
+            # inside a reconcile: a slow receiver only delays its own outbox.
+            notifier = notifying.for_agent(agent)
+            if notifier is not None:
+                tasks.append(asyncio.create_task(notifier.run(), name="notifications"))
+            tasks.append(asyncio.create_task(publishing.run(agent), name="delivery-metrics"))
             try:
                 # uvicorn returns when it receives SIGINT/SIGTERM; the agent stops then.
                 await server.serve()
             finally:
-                agent_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await agent_task
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
     finally:
         await store.close()

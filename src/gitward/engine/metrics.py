@@ -97,6 +97,44 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.notifications_total = Counter(
+            "gitward_notifications_total",
+            "Notification attempts per provider and outcome (sent, retrying, failed).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        # Delivery (DORA) figures over deliveryMetrics.window, per Application,
+        # recomputed from the history every few minutes (engine.delivery.publishing).
+        self.delivery_deployments = Gauge(
+            "gitward_delivery_deployments",
+            "Deployments (successful syncs that changed something) in the window.",
+            ["app"],
+            registry=self.registry,
+        )
+        self.delivery_frequency = Gauge(
+            "gitward_delivery_deployment_frequency_per_day",
+            "Deployments per day over the window.",
+            ["app"],
+            registry=self.registry,
+        )
+        self.delivery_lead_time = Gauge(
+            "gitward_delivery_lead_time_seconds",
+            "Lead time for changes (commit to Synced and Healthy), by quantile.",
+            ["app", "quantile"],
+            registry=self.registry,
+        )
+        self.delivery_failure_rate = Gauge(
+            "gitward_delivery_change_failure_rate",
+            "Share of deployments followed by a failure or rollback within failureWindow.",
+            ["app"],
+            registry=self.registry,
+        )
+        self.delivery_restore = Gauge(
+            "gitward_delivery_time_to_restore_seconds",
+            "Time from a failed sync or Degraded health to Healthy again, by quantile.",
+            ["app", "quantile"],
+            registry=self.registry,
+        )
         # Every stage label exists from the start, so dashboards show zeros
         # rather than "no data" before the first reconcile.
         for stage in Stage:
@@ -141,6 +179,35 @@ class Metrics:
         if failed:
             self.apply_requests_total.labels(result=Result.FAILED.value).inc(failed)
 
+    def notification(self, provider: str, outcome: str) -> None:
+        self.notifications_total.labels(provider=provider, outcome=outcome).inc()
+
+    def delivery(
+        self,
+        app: str,
+        *,
+        deployments: int,
+        per_day: float,
+        lead_time: tuple[float | None, float | None],
+        failure_rate: float | None,
+        restore: tuple[float | None, float | None],
+    ) -> None:
+        """Publish one Application's delivery figures (None: no data, NaN)."""
+        nan = float("nan")
+        self.delivery_deployments.labels(app=app).set(deployments)
+        self.delivery_frequency.labels(app=app).set(per_day)
+        self.delivery_failure_rate.labels(app=app).set(
+            nan if failure_rate is None else failure_rate
+        )
+        for quantile, value in zip(("0.5", "0.9"), lead_time, strict=True):
+            self.delivery_lead_time.labels(app=app, quantile=quantile).set(
+                nan if value is None else value
+            )
+        for quantile, value in zip(("0.5", "0.9"), restore, strict=True):
+            self.delivery_restore.labels(app=app, quantile=quantile).set(
+                nan if value is None else value
+            )
+
     def track_queue(self, depth: Callable[[], int]) -> None:
         """Read the queue depth at scrape time (``metrics.track_queue(lambda: len(queue))``)."""
         self.queue_depth.set_function(lambda: float(depth()))
@@ -151,6 +218,11 @@ class Metrics:
             (self.reconcile_total, [(app, r.value) for r in Result]),
             (self.sync_total, [(app, r.value) for r in Result]),
             (self.drift_events_total, [(app, k.value) for k in DriftKind]),
+            (self.delivery_deployments, [(app,)]),
+            (self.delivery_frequency, [(app,)]),
+            (self.delivery_failure_rate, [(app,)]),
+            (self.delivery_lead_time, [(app, q) for q in ("0.5", "0.9")]),
+            (self.delivery_restore, [(app, q) for q in ("0.5", "0.9")]),
         ):
             for values in labels:
                 try:

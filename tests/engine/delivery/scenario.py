@@ -35,6 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gitward.model import operations, plans, resources
+from gitward.store import base as store_base
+from gitward.store import storing
+
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = T0 + timedelta(days=10)
 FAILURE_WINDOW = timedelta(hours=1)
@@ -140,3 +144,72 @@ def deployed_commits(shas: dict[str, str]) -> dict[str, list[str]]:
         "c9": ["c9"],
         "c10": ["c10"],
     }
+
+
+def message(name: str, shas: dict[str, str]) -> str:
+    commit = next(c for c in COMMITS if c.name == name)
+    if commit.revert_of:
+        return (
+            f'Revert "change {commit.revert_of}"\n\nThis reverts commit {shas[commit.revert_of]}.'
+        )
+    if commit.rollback_of:
+        return f"Roll back web: revert {shas[commit.rollback_of][:12]}"
+    return f"change {name}"
+
+
+async def record(
+    url: str, shas: dict[str, str], *, app: str = "web", shift: timedelta = timedelta(0)
+) -> None:
+    """Write the scripted operations and events of ``app`` into the store at ``url``,
+    every time moved by ``shift``."""
+    times = {c.name: c.time + shift for c in COMMITS}
+    key = resources.ResourceKey("apps", "Deployment", "web", "web")
+    async with storing.SqlStore(url) as store:
+        if await store.get_status(app) is None:
+            await store.save_status(store_base.AppRecord(name=app, project="shop"))
+        for sync in SYNCS:
+            revision = operations.Revision(
+                sha=shas[sync.commit],
+                committed_at=times[sync.commit],
+                message=message(sync.commit, shas),
+            )
+            started = sync.started + shift
+            op_id = await store.start_operation(
+                operations.Operation(
+                    app=app,
+                    revision=revision,
+                    trigger="auto-sync",
+                    started_at=started,
+                    dry_run=sync.dry_run,
+                )
+            )
+            code = operations.ResultCode.CONFIGURED
+            if not sync.changed:
+                code = operations.ResultCode.UNCHANGED
+            if sync.phase == "Failed":
+                code = operations.ResultCode.FAILED
+            await store.finish_operation(
+                op_id,
+                operations.Operation(
+                    app=app,
+                    revision=revision,
+                    trigger="auto-sync",
+                    started_at=started,
+                    finished_at=sync.finished + shift,
+                    phase=operations.OperationPhase(sync.phase),
+                    dry_run=sync.dry_run,
+                    results=(operations.ResourceResult(key, plans.Action.UPDATE, code),),
+                    reason=sync.reason,
+                ),
+            )
+        for reason, when, commit in EVENTS:
+            await store.add_event(
+                store_base.EventRecord(
+                    app=app,
+                    time=when + shift,
+                    type=store_base.EventType.NORMAL,
+                    reason=reason,
+                    message="",
+                    revision=shas[commit],
+                )
+            )

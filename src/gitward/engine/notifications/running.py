@@ -121,3 +121,28 @@ def application(state: states.AppState | None, name: str, external_url: str) -> 
     if external_url:
         found["url"] = f"{external_url.rstrip('/')}/apps/{state.name}"
     return found
+
+
+def for_agent(agent: Any) -> Notifier | None:
+    """The notifier of a running agent, listening to its events; None when no
+    provider is configured or the store keeps no outbox."""
+    settings = agent.settings.notifications
+    if not settings.providers:
+        return None
+    if not supported(agent.store):
+        _log.warning("notifications need a SQL store (sqlite or postgresql); none will be sent")
+        return None
+
+    def alerts() -> list[tuple[str, config.AlertSpec]]:
+        return [*settings.named_alerts(), *getattr(agent, "git_alerts", lambda: [])()]
+
+    notifier = Notifier(
+        agent.store,
+        lambda: settings,
+        alerts=alerts,
+        describe=lambda name: application(agent.apps.get(name), name, settings.external_url),
+        clock=agent.clock,
+        metrics=agent.metrics,
+    )
+    agent.subscribe(notifier.wake)
+    return notifier
