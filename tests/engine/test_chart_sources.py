@@ -219,3 +219,37 @@ async def test_chart_with_values_from_git_and_substitution(
     parts = report.operation.revision.sha.split(",")
     assert parts[0].startswith("ingress-4.11.2@sha256:") and len(parts) == 3
     assert "ingress 4.11.2" in report.operation.revision.ref
+
+
+async def test_chart_in_git_gets_its_remote_dependency_from_its_repository(
+    git: Git, cluster: Any, runtime: runtimes.Runtime, repo: chartrepos.HelmRepo
+) -> None:
+    git.commit(
+        "umbrella",
+        {
+            "platform/Chart.yaml": (
+                "apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n"
+                f"  - {{name: ingress, version: '~4.10', repository: '{repo.url}'}}\n"
+            ),
+            "platform/values.yaml": "ingress: {greeting: from the umbrella}\n",
+        },
+    )
+    declared = app({"source": {"repoURL": git.url, "ref": "main", "path": "platform"}}, "platform")
+    report = await reconciling.sync(runtime, declared, trigger="test")
+    assert report.operation.phase is operations.OperationPhase.SUCCEEDED, report.operation.message
+    assert live(cluster, "platform-settings", "version") == "4.10.0"
+    assert live(cluster, "platform-settings", "greeting") == "from the umbrella"
+    sha, _, dependency = report.operation.revision.sha.partition("+")
+    assert len(sha) == 40 and dependency.startswith("sha256:")
+    # The dependency's repository must be allowed by the Project.
+    project = applications.Project.model_validate(
+        {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "Project",
+            "metadata": {"name": "default"},
+            "spec": {"sourceRepos": [git.url]},
+        }
+    )
+    refused = await reconciling.sync(runtime, declared, trigger="test", project=project)
+    assert refused.operation.reason == "PolicyViolation"
+    assert repo.url in refused.operation.message

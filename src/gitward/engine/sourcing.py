@@ -9,8 +9,9 @@ options, seeing the named sources' files under ``$<name>/``.
 
 The revision identity (``Revision.sha``) names every source's exact
 revision, so history, rollback and the agent's "is this new?" compare one
-string: a commit id for Git, ``<chart>-<version>@sha256:<digest>`` (plus
-``+sha256:...`` per fetched dependency) for a chart, joined with ``,`` when
+string: a commit id for Git, ``<chart>-<version>@sha256:<digest>`` for a
+chart, each followed by ``+sha256:<digest>`` per dependency fetched from a
+chart repository, joined with ``,`` when
 there are several sources, in the order declared. Given back as
 ``revision=``, it resolves to exactly the same inputs. Called by
 ``engine.reconciling``.
@@ -19,7 +20,7 @@ there are several sources, in the order declared. Given back as
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gitward import errors
 from gitward.config import applications
@@ -151,29 +152,50 @@ async def _resolve_one(
                 )
             chart_pin = "sha256:" + digests
         chart = await runtime.charts.resolve(spec, pin=chart_pin, max_age=max_age, check=check)
-        tree = await asyncio.to_thread(runtime.charts.tree, chart)
         return _One(
             identity=chart_identity(chart),
             label=chart.describe(),
-            tree=tree,
+            tree=await asyncio.to_thread(runtime.charts.tree, chart),
             revision=None,
             stale=chart.stale,
         )
     check(source.repo_url)
     repo = runtime.repo(source.repo_url)
+    commit, _, dependency_pins = pin.partition("+")
     fetched = await runtime.sources.fetch(repo, max_age=max_age)
-    git_revision = await runtime.sources.resolve(repo, pin or source.ref)
+    git_revision = await runtime.sources.resolve(repo, commit or source.ref)
     key_ref = _signature_key_ref(source, project)
     if key_ref:
         # Raises SignatureError naming the commit: nothing of it is rendered.
         await runtime.sources.verify(
             repo, git_revision.sha, runtime.signature_policy(key_ref, app.name)
         )
+    tree: render_base.Tree = runtime.sources.tree(repo, git_revision.sha)
+    identity, label = git_revision.sha, f"{source.ref}@{git_revision.sha[:12]}"
+    render = source.render or app.spec.render
+    chart_file = f"{source.path}/Chart.yaml" if source.path else "Chart.yaml"
+    if render.kind in (None, "helm") and tree.kind(chart_file) is not None:
+        # A chart in Git whose dependencies live in chart repositories: fetched
+        # here, as for charts from repositories, and laid under its charts/.
+        where = f"chart {source.path or '/'} of {repo.display_url}"
+        dependencies = await runtime.charts.dependencies(
+            tree,
+            source.path,
+            where,
+            pins=tuple(dependency_pins.split("+")) if dependency_pins else (),
+            max_age=max_age,
+            check=check,
+        )
+        if dependencies:
+            files = runtime.charts.dependency_files(dependencies, source.path, where)
+            tree = mounts.OverlayTree(tree, files)
+            identity += "".join(f"+{d.digest}" for d in dependencies)
+            label += " with " + ", ".join(f"{d.chart} {d.version}" for d in dependencies)
     return _One(
-        identity=git_revision.sha,
-        label=f"{source.ref}@{git_revision.sha[:12]}",
-        tree=runtime.sources.tree(repo, git_revision.sha),
-        revision=git_revision,
+        identity=identity,
+        label=label,
+        tree=tree,
+        revision=replace(git_revision, sha=identity),
         stale=fetched.error if fetched.stale else "",
     )
 

@@ -11,7 +11,9 @@ templates see; CRDs under ``crds/`` are included unless ``includeCRDs: false``.
 
 Dependencies must be vendored under ``charts/`` (directories or ``.tgz``) or
 be ``file://`` paths inside the repository (copied in, as ``helm dependency
-build`` would); remote ones are refused, since renders have no network.
+build`` would); remote ones are refused, since renders have no network (the
+engine fetches them beforehand through ``source.charts`` and lays their
+archives under ``charts/``, so a chart in Git with remote dependencies renders).
 
 The chart (materialized from the Tree into a temporary directory) is rendered
 by Helm's Go code (helm-python-sdk) in a child process

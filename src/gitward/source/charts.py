@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -39,6 +39,7 @@ from gitward.source import archives, credentials, helmrepos, ocicharts, resolvin
 
 Access = helmrepos.Access
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
 _HEX = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -127,20 +128,52 @@ class Charts:
         digests = parse_pin(pin) if pin else ()
         check(spec.repo_url)
         main = await self._one(spec, digests[0] if digests else "", max_age)
-        tree = self.tree(main)
-        deps = []
-        for dep_spec in _remote_dependencies(tree, spec.describe()):
-            check(dep_spec.repo_url)
-            pinned = next((d for d in digests[1:] if self._cached_name(d) == dep_spec.name), "")
-            deps.append(await self._one(dep_spec, pinned, max_age))
+        deps = await self.dependencies(
+            self.tree(main), "", spec.describe(), pins=digests[1:], max_age=max_age, check=check
+        )
         return ChartRevision(
             repo_url=main.repo_url,
             chart=main.chart,
             version=main.version,
             digest=main.digest,
-            dependencies=tuple(deps),
+            dependencies=deps,
             stale=main.stale,
         )
+
+    async def dependencies(
+        self,
+        tree: _Tree,
+        root: str,
+        where: str,
+        *,
+        pins: tuple[str, ...] = (),
+        max_age: float = 0.0,
+        check: Callable[[str], None] = lambda _url: None,
+    ) -> tuple[ChartRevision, ...]:
+        """The remote dependencies of the chart at ``root`` of ``tree`` (an archive's, or
+        a chart directory in Git), resolved from their repositories; ``pins`` (digests)
+        return to earlier ones. Each repository passes ``check`` before any request."""
+        found = []
+        for dep_spec in remote_dependencies(tree, root, where):
+            check(dep_spec.repo_url)
+            pinned = next((d for d in pins if self._cached_name(d) == dep_spec.name), "")
+            found.append(await self._one(dep_spec, pinned, max_age))
+        return tuple(found)
+
+    def dependency_files(
+        self, dependencies: tuple[ChartRevision, ...], root: str, where: str
+    ) -> dict[str, bytes]:
+        """``<root>/charts/<name>-<version>.tgz`` for each fetched dependency."""
+        prefix = f"{root}/charts" if root else "charts"
+        for dep in dependencies:
+            if not (_SAFE_NAME.match(dep.chart) and _SAFE_NAME.match(dep.version)):
+                raise errors.SourceRejected(
+                    f"{where}: dependency {dep.chart!r} version {dep.version!r} is not a plain name"
+                )
+        return {
+            f"{prefix}/{dep.chart}-{dep.version}.tgz": self._read(dep.digest, where)
+            for dep in dependencies
+        }
 
     async def _one(self, spec: ChartSpec, pin: str, max_age: float) -> ChartRevision:
         if spec.is_oci:
@@ -277,10 +310,7 @@ class Charts:
         """The chart of ``revision`` with its fetched dependencies under ``charts/``."""
         where = f"chart {revision.chart} {revision.version} from {revision.repo_url}"
         tree = self._unpack(revision.digest, where)
-        extra = {
-            f"charts/{dep.chart}-{dep.version}.tgz": self._read(dep.digest, where)
-            for dep in revision.dependencies
-        }
+        extra = self.dependency_files(revision.dependencies, "", where)
         return tree.with_files(extra) if extra else tree
 
 
@@ -302,22 +332,32 @@ def _choose(versions: list[helmrepos.IndexEntry], wanted: str, where: str) -> he
     return by_version[best[0]]
 
 
-def _metadata(tree: archives.ArchiveTree, where: str) -> dict[str, Any]:
+class _Tree(Protocol):
+    def kind(self, path: str) -> Any: ...
+
+    def list(self, path: str) -> Sequence[Any]: ...
+
+    def read(self, path: str, *, max_bytes: int | None = None) -> bytes: ...
+
+
+def _metadata(tree: _Tree, where: str, root: str = "") -> dict[str, Any]:
+    chart_file = f"{root}/Chart.yaml" if root else "Chart.yaml"
     try:
-        data = tree.read("Chart.yaml", max_bytes=1024 * 1024)
+        data = tree.read(chart_file, max_bytes=1024 * 1024)
         document = yaml.load(data, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise errors.SourceRejected(f"{where}: Chart.yaml is not valid YAML: {exc}") from None
+        raise errors.SourceRejected(f"{where}: {chart_file} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
-        raise errors.SourceRejected(f"{where}: Chart.yaml is not a mapping")
+        raise errors.SourceRejected(f"{where}: {chart_file} is not a mapping")
     return document
 
 
-def _vendored(tree: archives.ArchiveTree) -> set[str]:
-    if tree.kind("charts") is None:
+def _vendored(tree: _Tree, root: str) -> set[str]:
+    charts_dir = f"{root}/charts" if root else "charts"
+    if tree.kind(charts_dir) is None:
         return set()
     found = set()
-    for entry in tree.list("charts"):
+    for entry in tree.list(charts_dir):
         if entry.name.endswith(".tgz"):
             found.add(entry.name[: -len(".tgz")].rpartition("-")[0])
         else:
@@ -325,10 +365,11 @@ def _vendored(tree: archives.ArchiveTree) -> set[str]:
     return found
 
 
-def _remote_dependencies(tree: archives.ArchiveTree, where: str) -> list[ChartSpec]:
-    """Dependencies to fetch: named with an https/oci repository and not vendored."""
-    metadata = _metadata(tree, where)
-    vendored = _vendored(tree)
+def remote_dependencies(tree: _Tree, root: str, where: str) -> list[ChartSpec]:
+    """Dependencies of the chart at ``root`` to fetch: named with an https/oci
+    repository and not vendored under ``charts/``."""
+    metadata = _metadata(tree, where, root)
+    vendored = _vendored(tree, root)
     found = []
     for dependency in metadata.get("dependencies") or []:
         if not isinstance(dependency, dict) or not isinstance(dependency.get("name"), str):
