@@ -16,8 +16,8 @@ Flux's; read by ``model.directives``) is honoured here: hooks with only
 ``BeforeHookCreation`` removes the previous run first (for a generated hook,
 every earlier run the Application's tracking id finds), ``HookSucceeded`` /
 ``HookFailed`` remove the run after it finished; ``Replace=true`` replaces the
-whole object; Flux's ``ssa: Merge`` never takes fields over from other
-managers; ``CreateNamespace=true`` (on an object, or ``syncPolicy.createNamespace``)
+whole object; Flux's ``ssa: Merge`` is server-side apply as always (fields
+other managers added are never removed); ``CreateNamespace=true`` (on an object, or ``syncPolicy.createNamespace``)
 creates missing namespaces first.
 """
 
@@ -208,8 +208,7 @@ class _Run:
                 if mode is directives.ApplyMode.REPLACE:
                     result = await self.target.replace(change.desired)
                 else:
-                    merge = mode is directives.ApplyMode.MERGE
-                    result, taken_from = await self._apply_taking_over(change.desired, merge)
+                    result, taken_from = await self._apply_taking_over(change.desired)
             except errors.GitwardError as exc:
                 self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
                 return
@@ -226,16 +225,15 @@ class _Run:
         self._record(change, code, note)
 
     async def _apply_taking_over(
-        self, manifest: resources.Manifest, merge: bool = False
+        self, manifest: resources.Manifest
     ) -> tuple[targets.ApplyResult, tuple[str, ...]]:
         """Apply; on a conflict with managers people use by hand, apply again
-        with force (that is drift correction) and say whose fields were taken.
-        ``merge`` (Flux's ``ssa: Merge``): other managers' fields are kept."""
+        with force (that is drift correction) and say whose fields were taken."""
         try:
             return await self.target.apply(manifest, force=self.options.force), ()
         except errors.ApplyConflict as exc:
             managers = tuple(sorted(set(exc.managers)))
-            if merge or not managers or not all(self._may_take_over(m) for m in managers):
+            if not managers or not all(self._may_take_over(m) for m in managers):
                 raise
         return await self.target.apply(manifest, force=True), managers
 

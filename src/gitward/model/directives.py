@@ -83,7 +83,10 @@ class ApplyMode(StrEnum):
     """How an object is written (``sync-options`` and Flux's ``ssa``)."""
 
     APPLY = "apply"  # server-side apply (the default; also Flux's Override)
-    MERGE = "merge"  # Flux ssa: Merge: apply, never take fields over from others
+    # Flux ssa: Merge: keep fields other tools added. gitward's server-side
+    # apply never removes those (it never clears other managers' fields, as
+    # Flux's default Override does), so this applies like APPLY.
+    MERGE = "merge"
     IF_NOT_PRESENT = "if-not-present"  # Flux ssa: IfNotPresent: create once, then leave
     REPLACE = "replace"  # Argo CD Replace=true: PUT the whole object (create if absent)
     IGNORE = "ignore"  # Flux ssa: Ignore / reconcile: disabled: never written
