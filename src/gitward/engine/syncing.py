@@ -17,8 +17,8 @@ Flux's; read by ``model.directives``) is honoured here: hooks with only
 every earlier run the Application's tracking id finds), ``HookSucceeded`` /
 ``HookFailed`` remove the run after it finished; ``Replace=true`` replaces the
 whole object; Flux's ``ssa: Merge`` is server-side apply as always (fields
-other managers added are never removed); ``CreateNamespace=true`` (on an object, or ``syncPolicy.createNamespace``)
-creates missing namespaces first.
+other managers added are never removed); ``CreateNamespace=true`` (on an
+object, or ``syncPolicy.createNamespace``) creates missing namespaces first.
 """
 
 from __future__ import annotations
