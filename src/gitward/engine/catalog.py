@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from gitward import errors
 from gitward.config import applications, appsets
+from gitward.config import notifications as notifying
 from gitward.engine import generating
 from gitward.render import base as render_base
 from gitward.render import loading
@@ -40,11 +41,19 @@ class DeclaredSet:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredAlert:
+    alert: notifying.AlertSpec
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     revision: str
     apps: Mapping[str, Declared] = field(default_factory=dict)
     projects: Mapping[str, applications.Project] = field(default_factory=dict)
     appsets: Mapping[str, DeclaredSet] = field(default_factory=dict)
+    # kind: Alert documents: notification routing declared in Git.
+    alerts: Mapping[str, DeclaredAlert] = field(default_factory=dict)
     # One message per file that could not be read, naming the file.
     problems: tuple[str, ...] = ()
     broken_files: frozenset[str] = frozenset()
@@ -72,6 +81,7 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
     apps: dict[str, Declared] = {}
     projects: dict[str, applications.Project] = {}
     sets: dict[str, DeclaredSet] = {}
+    alerts: dict[str, DeclaredAlert] = {}
     problems: list[str] = []
     broken: set[str] = set()
     for file in _files(tree, path):
@@ -85,6 +95,15 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
             broken.add(file)
             continue
         for item in parsed:
+            if isinstance(item, notifying.AlertSpec):
+                if item.name in alerts:
+                    problems.append(
+                        f"{file}: Alert {item.name!r} is already declared in "
+                        f"{alerts[item.name].file}; this declaration is ignored"
+                    )
+                else:
+                    alerts[item.name] = DeclaredAlert(item, file)
+                continue
             if isinstance(item, applications.Project):
                 projects.setdefault(item.metadata.name, item)
                 continue
@@ -111,11 +130,15 @@ def load(tree: render_base.Tree, path: str, previous: Catalog | None = None) -> 
         for name, kept in previous.appsets.items():
             if kept.file in broken and name not in sets:
                 sets[name] = kept
+        for name, kept_alert in previous.alerts.items():
+            if kept_alert.file in broken and name not in alerts:
+                alerts[name] = kept_alert
     return Catalog(
         revision=tree.revision,
         apps=apps,
         projects=projects,
         appsets=sets,
+        alerts=alerts,
         problems=tuple(problems),
         broken_files=frozenset(broken),
     )
@@ -163,6 +186,7 @@ def expand(loaded: Catalog, inputs: generating.Inputs, previous: Catalog | None 
         apps=apps,
         projects=loaded.projects,
         appsets=loaded.appsets,
+        alerts=loaded.alerts,
         problems=tuple(problems),
         broken_files=loaded.broken_files,
     )
@@ -170,7 +194,7 @@ def expand(loaded: Catalog, inputs: generating.Inputs, previous: Catalog | None 
 
 def _parse(
     document: object, origin: str
-) -> applications.Application | applications.Project | appsets.ApplicationSet:
+) -> applications.Application | applications.Project | appsets.ApplicationSet | notifying.AlertSpec:
     if not isinstance(document, Mapping):
         raise errors.ConfigError(f"{origin}: expected a mapping")
     kind = document.get("kind")
@@ -180,6 +204,8 @@ def _parse(
         return applications.parse(document, origin)
     if kind == "ApplicationSet":
         return appsets.parse(document, origin)
+    if kind == "Alert":
+        return notifying.parse_alert_document(document, origin)
     raise errors.ConfigError(
-        f"{origin}: kind {kind!r} is none of Application, ApplicationSet, Project"
+        f"{origin}: kind {kind!r} is none of Alert, Application, ApplicationSet, Project"
     )

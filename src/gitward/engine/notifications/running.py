@@ -133,8 +133,24 @@ def for_agent(agent: Any) -> Notifier | None:
         _log.warning("notifications need a SQL store (sqlite or postgresql); none will be sent")
         return None
 
+    warned: set[tuple[str, str]] = set()
+
     def alerts() -> list[tuple[str, config.AlertSpec]]:
-        return [*settings.named_alerts(), *getattr(agent, "git_alerts", lambda: [])()]
+        found: list[tuple[str, config.AlertSpec]] = settings.named_alerts()
+        declared = agent.catalog.alerts if agent.catalog is not None else {}
+        for name, item in sorted(declared.items()):
+            if item.alert.provider not in settings.providers:
+                if (name, item.alert.provider) not in warned:
+                    warned.add((name, item.alert.provider))
+                    _log.warning(
+                        "Alert names a provider gitward.yaml does not declare; it routes nothing",
+                        alert=name,
+                        file=item.file,
+                        provider=item.alert.provider,
+                    )
+                continue
+            found.append((name, item.alert))
+        return found
 
     notifier = Notifier(
         agent.store,
