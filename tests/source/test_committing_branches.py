@@ -70,3 +70,22 @@ async def test_without_base_a_missing_branch_is_an_error(remote: Path, tmp_path:
         await committing.change_and_push(
             repo, "promote/web", bump, author=AUTHOR, workdir_parent=tmp_path
         )
+
+
+async def test_orphan_makes_the_first_commit_of_an_empty_repository(tmp_path: Path) -> None:
+    bare = tmp_path / "empty.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    repo = base.RepoSpec(url=bare.as_uri())
+    with pytest.raises(errors.RevisionNotFound):
+        await committing.change_and_push(repo, "main", bump, author=AUTHOR, workdir_parent=tmp_path)
+    pushed = await committing.change_and_push(
+        repo, "main", bump, author=AUTHOR, workdir_parent=tmp_path, orphan=True
+    )
+    assert pushed is not None and pushed.parent == ""
+    assert git("rev-list", "--count", "main", cwd=bare) == "1"
+    assert git("show", "main:values.yaml", cwd=bare) == "tag: 2"
+    # Once the branch exists, orphan changes nothing: the change applies on its head.
+    again = await committing.change_and_push(
+        repo, "main", bump, author=AUTHOR, workdir_parent=tmp_path, orphan=True
+    )
+    assert again is None

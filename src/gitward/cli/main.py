@@ -20,6 +20,8 @@ client or git.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from gitward.cli import lazy_groups
@@ -94,6 +96,16 @@ COMMANDS = (
         logs=False,
     ),
     Lazy(
+        "bootstrap",
+        "gitward.cli.bootstrap_commands:bootstrap",
+        "Install gitward into a cluster and let it manage itself from Git.",
+    ),
+    Lazy(
+        "uninstall",
+        "gitward.cli.bootstrap_commands:uninstall",
+        "Remove what gitward bootstrap installed; Applications' workloads keep running.",
+    ),
+    Lazy(
         "token",
         "gitward.cli.token_commands:app",
         "API tokens (stored hashed in the agent's store).",
@@ -123,8 +135,24 @@ _BY_NAME = {command.name: command for command in COMMANDS}
 _configure_logs = False
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from gitward import __version__
+
+        typer.echo(f"gitward {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _before_command(ctx: typer.Context) -> None:
+def _before_command(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     # Only the ``gitward`` process itself configures logging: commands run
     # in-process by tests (typer's CliRunner) must not point structlog at the
     # runner's temporary stderr.

@@ -264,3 +264,45 @@ def project_from_object(obj: Mapping[str, Any]) -> applications.Project:
         "spec": dict(obj.get("spec") or {}),
     }
     return applications.parse_project(document, _where(obj, "Project"))
+
+
+def _fit(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` shaped for ``schema``: durations (int-or-string) that are not whole
+    seconds become strings such as ``"1.5s"`` (the API server refuses floats there)."""
+    if schema.get("x-kubernetes-int-or-string") and isinstance(value, float):
+        return int(value) if value.is_integer() else f"{value:g}s"
+    if isinstance(value, Mapping):
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        out = {}
+        for key, item in value.items():
+            child = properties.get(key) or (extra if isinstance(extra, Mapping) else {})
+            out[key] = _fit(item, child)
+        return out
+    if isinstance(value, list):
+        items = schema.get("items") or {}
+        return [_fit(item, items) for item in value]
+    return value
+
+
+def application_object(
+    app: applications.Application,
+    namespace: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The cluster object declaring ``app`` (the inverse of :func:`application_from_object`)."""
+    schema = definitions()[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = app.spec.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+    metadata: dict[str, Any] = {"name": app.name, "namespace": namespace}
+    if labels or app.metadata.labels:
+        metadata["labels"] = {**app.metadata.labels, **(labels or {})}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Application",
+        "metadata": metadata,
+        "spec": _fit({"project": app.metadata.project, **spec}, schema["properties"]["spec"]),
+    }

@@ -62,6 +62,13 @@ class ClusterObjectsSettings(applications._Spec):
     ``projects.gitward.dev``) in the cluster of ``target``, beside those in Git."""
 
     target: str = Field(description="The target whose API holds the objects.")
+    namespace: str = Field(
+        "gitward-system",
+        description=(
+            "Where Applications declared in Git are mirrored as objects (with their status), "
+            "so kubectl lists every Application."
+        ),
+    )
     namespaces: list[str] = Field(
         default_factory=list,
         description=(
@@ -75,6 +82,11 @@ class ClusterObjectsSettings(applications._Spec):
     @classmethod
     def _namespaces(cls, value: list[str]) -> list[str]:
         return [applications.check_dns_label(v, "namespace") for v in value]
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return applications.check_dns_label(value, "namespace")
 
 
 class RepositoryCredentials(applications._Spec):

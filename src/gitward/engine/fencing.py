@@ -23,7 +23,7 @@ client can make it; see docs/operations.md.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -76,8 +76,18 @@ class FencedTarget:
     ) -> dict[resources.ResourceKey, Mapping[str, Any] | None]:
         return await self.inner.read(keys)
 
-    async def inventory(self, app: str) -> list[Mapping[str, Any]]:
-        return await self.inner.inventory(app)
+    async def inventory(
+        self, app: str, *, kinds: Iterable[tuple[str, str]] = ()
+    ) -> list[Mapping[str, Any]]:
+        return await self.inner.inventory(app, kinds=kinds)
+
+    async def kinds(self) -> list[tuple[str, str]]:
+        return await self.inner.kinds()
+
+    async def write_status(self, key: resources.ResourceKey, status: Mapping[str, Any]) -> bool:
+        # Status reports what this replica saw; only the owner reports it.
+        self._fence()
+        return await self.inner.write_status(key, status)
 
     async def list_objects(
         self, group: str, kind: str, namespace: str, *, limit: int
@@ -95,8 +105,10 @@ class FencedTarget:
         self._fence()
         return await self.inner.delete(key, uid=uid)
 
-    def watch(self, group: str, kind: str) -> AsyncIterator[targets.WatchEvent]:
-        return self.inner.watch(group, kind)
+    def watch(
+        self, group: str, kind: str, *, namespaces: Sequence[str] = ()
+    ) -> AsyncIterator[targets.WatchEvent]:
+        return self.inner.watch(group, kind, namespaces=namespaces)
 
     async def probe(self) -> targets.Probe:
         return await self.inner.probe()

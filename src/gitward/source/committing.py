@@ -191,12 +191,16 @@ async def change_and_push(
     cache_dir: Path | None = None,
     paths: Sequence[str] | None = None,
     base: str | None = None,
+    orphan: bool = False,
 ) -> Pushed | None:
     """Apply ``change`` to the head of ``branch``, commit and push; re-apply if overtaken.
 
     ``base``: when ``branch`` does not exist yet, start from the head of the
     branch ``base`` and create ``branch`` with the push (a branch for a pull
     request); if someone creates it first, the change is re-applied on theirs.
+    ``orphan``: when ``branch`` (and ``base``) do not exist, start from an
+    empty tree: the first commit of an empty repository (``gitward
+    bootstrap`` into a new one); ``Pushed.parent`` is then ''.
 
     ``change(workdir)`` runs in a worker thread on a clean checkout of the
     remote head; it edits files and returns the commit message, or None when
@@ -237,7 +241,7 @@ async def change_and_push(
     async with _working_copy(
         repo, branch, author, workdir_parent, timeout, cache_dir, full_history=False, sparse=sparse
     ) as copy:
-        return await _commit_until_pushed(copy, apply, attempts, base=base)
+        return await _commit_until_pushed(copy, apply, attempts, base=base, orphan=orphan)
 
 
 async def revert_and_push(
@@ -305,18 +309,27 @@ async def _commit_until_pushed(
     attempts: int,
     *,
     base: str | None = None,
+    orphan: bool = False,
 ) -> Pushed | None:
     async def head() -> str:
         try:
             return await copy.fetch()
         except errors.RevisionNotFound:
+            if base is None and orphan:
+                return ""
             if base is None:
                 raise
+        try:
             return await copy.fetch(base)
+        except errors.RevisionNotFound:
+            if orphan:
+                return ""
+            raise
 
     parent = await head()
     for attempt in range(1, attempts + 1):
-        await copy.reset(parent)
+        if parent:
+            await copy.reset(parent)
         message = await apply(copy)
         if message is None:
             return None

@@ -7,7 +7,7 @@ Kubernetes-shaped dicts (``apiVersion``, ``kind``, ``metadata``, ...).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,8 +78,20 @@ class Target(Protocol):
         """Live objects for ``keys`` (None where absent)."""
         ...
 
-    async def inventory(self, app: str) -> list[Mapping[str, Any]]:
-        """Every live object tracked as belonging to ``app``."""
+    async def inventory(
+        self, app: str, *, kinds: Iterable[tuple[str, str]] = ()
+    ) -> list[Mapping[str, Any]]:
+        """Every live object tracked as belonging to ``app``, among the kinds it was
+        seen to use and ``kinds`` (group, kind) for a caller that knows more."""
+        ...
+
+    async def write_status(self, key: resources.ResourceKey, status: Mapping[str, Any]) -> bool:
+        """Merge ``status`` into the object's status subresource; False when the
+        object (or its kind) is gone."""
+        ...
+
+    async def kinds(self) -> list[tuple[str, str]]:
+        """Every (group, kind) the target serves."""
         ...
 
     async def list_objects(
@@ -118,9 +130,13 @@ class Target(Protocol):
         Returns False when it was already gone."""
         ...
 
-    def watch(self, group: str, kind: str) -> AsyncIterator[WatchEvent]:
+    def watch(
+        self, group: str, kind: str, *, namespaces: Sequence[str] = ()
+    ) -> AsyncIterator[WatchEvent]:
         """Events for every object of a kind, across namespaces, resuming
-        transparently after disconnects and 410 Gone."""
+        transparently after disconnects and 410 Gone. Where the identity may not
+        watch across namespaces, it watches in each namespace it knows of,
+        ``namespaces`` included."""
         ...
 
     async def probe(self) -> Probe:

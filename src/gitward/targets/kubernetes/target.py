@@ -60,6 +60,7 @@ class KubernetesTarget:
         # Kinds declared by CRDs this target applied: apply waits for them to
         # be served instead of failing at once (CRD then its objects, one sync).
         self._declared_kinds: set[tuple[str, str]] = set()
+        self._followed: set[str] = set()  # namespaces callers asked to watch in
         self.watches = watching.WatchHub(
             connection.api,
             self.discovery,
@@ -105,7 +106,8 @@ class KubernetesTarget:
         return self.connection.server
 
     def _all_namespaces(self) -> set[str]:
-        return {ns for app in self.record.apps() for ns in self.record.namespaces(app)}
+        recorded = {ns for app in self.record.apps() for ns in self.record.namespaces(app)}
+        return recorded | self._followed
 
     async def prepare(
         self, manifests: Sequence[resources.Manifest], *, app: str, namespace: str
@@ -166,6 +168,25 @@ class KubernetesTarget:
             concurrency=self._read_concurrency,
         )
 
+    async def write_status(self, key: resources.ResourceKey, status: Mapping[str, Any]) -> bool:
+        rtype = await self.discovery.lookup(key.group, key.kind)
+        if rtype is None:
+            return False
+        code, _, _ = await self.connection.api.request(
+            "PATCH",
+            rtype.object_path(key.namespace, key.name) + "/status",
+            what=f"writing the status of {key}",
+            params={"fieldManager": "gitward"},
+            body={"status": dict(status)},
+            content_type="application/merge-patch+json",
+            allow=frozenset({404}),
+        )
+        return code != 404
+
+    async def kinds(self) -> list[tuple[str, str]]:
+        await self.discovery.ensure_loaded()
+        return sorted(self.discovery.known())
+
     async def dry_run(self, manifest: resources.Manifest, *, force: bool) -> Mapping[str, Any]:
         _, live = await applying.apply(
             self.connection,
@@ -219,7 +240,10 @@ class KubernetesTarget:
     async def delete(self, key: resources.ResourceKey, *, uid: str = "") -> bool:
         return await pruning.delete(self.connection.api, self.discovery, key, uid=uid)
 
-    def watch(self, group: str, kind: str) -> AsyncGenerator[base.WatchEvent, None]:
+    def watch(
+        self, group: str, kind: str, *, namespaces: Sequence[str] = ()
+    ) -> AsyncGenerator[base.WatchEvent, None]:
+        self._followed.update(namespaces)
         return self.watches.events(group, kind)
 
     async def probe(self) -> base.Probe:

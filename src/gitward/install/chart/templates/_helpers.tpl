@@ -32,7 +32,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if eq .Values.rbac.scope "namespaced" -}}{{- $watched = include "gitward.namespaces" . | fromJsonArray -}}{{- end -}}
 {{- $base := dict
   "targets" (dict "in-cluster" (dict "inCluster" true))
-  "clusterObjects" (dict "target" "in-cluster" "namespaces" $watched)
+  "clusterObjects" (dict "target" "in-cluster" "namespace" .Release.Namespace "namespaces" $watched)
   "store" "sqlite:////var/lib/gitward/state.db"
   "cacheDir" "/var/cache/gitward"
   "listen" (printf "0.0.0.0:%v" .Values.service.port)
