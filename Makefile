@@ -6,12 +6,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install system-deps demo test check lint typecheck layers pytest bench clean manifests
+.PHONY: install system-deps image-deps image demo test check lint typecheck layers pytest bench clean manifests
 
 # Debian packages the test suite uses (sshd for ssh:// fetches, PostgreSQL for
 # the store, gpg for signed commits). Installed when missing and running as
 # root (CI, fresh machines); services are not started by the install.
-SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils
+SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils $(IMAGE_PACKAGES)
+# What `make image` (and its test) builds the container image with.
+IMAGE_PACKAGES := mmdebstrap buildah umoci skopeo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,8 +23,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+system-deps: PACKAGES = $(SYSTEM_PACKAGES)
+image-deps: PACKAGES = $(IMAGE_PACKAGES)
+system-deps image-deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
@@ -30,6 +34,13 @@ system-deps:
 	    status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	  else echo "missing Debian packages:$$missing (tests that need them are skipped)"; fi; \
 	fi
+
+# The OCI image from Debian packages and PyPI wheels (deploy/image/build.sh):
+#   make image IMAGE=registry.example.com/gitward:0.1.0 PUSH=1 [TLS_VERIFY=false]
+IMAGE ?= localhost/gitward:dev
+PUSH ?= 0
+image: install image-deps
+	IMAGE=$(IMAGE) PUSH=$(PUSH) PY=$(BIN)/python deploy/image/build.sh
 
 demo: install
 	$(BIN)/gitward demo
