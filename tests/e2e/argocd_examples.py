@@ -373,6 +373,74 @@ spec:
     return files
 
 
+WORDPRESS_TEMPLATES = {
+    "deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-wordpress
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-wordpress}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}-wordpress}
+    spec:
+      containers:
+        - name: wordpress
+          image: "docker.io/bitnami/wordpress:{{ .Values.image.tag }}"
+          env:
+            - {name: WORDPRESS_DATABASE_HOST, value: {{ .Values.externalDatabase.host | quote }}}
+""",
+    "secret.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-wordpress
+type: Opaque
+stringData:
+  wordpress-password: {{ .Values.wordpressPassword | quote }}
+""",
+    "service.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-wordpress
+spec:
+  selector: {app: {{ .Release.Name }}-wordpress}
+  ports: [{port: 80, targetPort: 8080}]
+""",
+}
+WORDPRESS_VALUES = {
+    "image": {"tag": "5.3.2"},
+    "wordpressPassword": "",
+    "externalDatabase": {"host": "mariadb"},
+    "mariadb": {"enabled": True},
+}
+
+
+def helm_dependency(repository: str) -> dict[str, str]:
+    """A chart in Git whose only content is a dependency on a chart of a Helm
+    repository (``repository``), customised by the umbrella's values."""
+    return {
+        "helm-dependency/Chart.yaml": (
+            "apiVersion: v2\nname: wordpress\ndescription: A Helm chart for Kubernetes\n"
+            "type: application\nversion: 0.1.0\nappVersion: '1.0'\n\ndependencies:\n"
+            f"- name: wordpress\n  version: 9.0.3\n  repository: {repository}\n"
+        ),
+        "helm-dependency/values.yaml": (
+            "wordpress:\n  wordpressPassword: foo\n  mariadb:\n    db:\n      password: bar\n"
+        ),
+        "helm-dependency/values-nomaria.yaml": (
+            "mariadb:\n  enabled: false\n\nwordpress:\n  wordpressPassword: foo\n"
+            "  mariadb:\n    enabled: false\n  externalDatabase:\n    host: localhost\n"
+            "    user: bn_wordpress\n    database: bitnami_wordpress\n    port: 3306\n"
+        ),
+        "helm-dependency/README.md": "# Helm dependencies\n",
+    }
+
+
 def repository() -> dict[str, str | None]:
     """Every example, at the paths Argo CD's repository has them."""
     files: dict[str, str | None] = {}

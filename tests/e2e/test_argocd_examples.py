@@ -16,6 +16,7 @@ import pytest
 from gitward.config import applications, settings
 from gitward.engine import reconciling, runtimes
 from gitward.model import operations
+from tests import chartrepos
 from tests.e2e import argocd_examples
 from tests.fixtures import Git, Gitward, create_namespace, kget
 
@@ -214,3 +215,35 @@ async def test_sock_shop_says_its_ingress_is_still_progressing(
     )
     for name in argocd_examples.SOCK_SHOP_SERVICES:
         assert kget(cluster, "-n", "sock-shop", "deployment", name) is not None
+
+
+async def test_helm_dependency_from_a_helm_repository(
+    git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    with chartrepos.serving(tmp_path / "served") as served:
+        served.add(
+            chartrepos.package(
+                tmp_path,
+                "wordpress",
+                "9.0.3",
+                templates=argocd_examples.WORDPRESS_TEMPLATES,
+                values=argocd_examples.WORDPRESS_VALUES,
+                destination=tmp_path / "dist",
+            )
+        )
+        git.commit("helm-dependency", argocd_examples.helm_dependency(served.url))
+        render = {"helm": {"valueFiles": ["values-nomaria.yaml"]}}
+        document = application(git.url, "helm-dependency", "wordpress", render)
+        report = await sync(cluster, tmp_path, document)
+    succeeded(report)
+    assert {(kind, name) for _, kind, name in steps(report)} >= {
+        ("Deployment", "helm-dependency-wordpress"),
+        ("Service", "helm-dependency-wordpress"),
+        ("Secret", "helm-dependency-wordpress"),
+    }
+    deployment = kget(cluster, "-n", "wordpress", "deployment", "helm-dependency-wordpress")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    # The umbrella's values reach the dependency (values-nomaria.yaml).
+    assert container["env"] == [{"name": "WORDPRESS_DATABASE_HOST", "value": "localhost"}]
+    assert container["image"] == "docker.io/bitnami/wordpress:5.3.2"
+    assert "+sha256:" in report.operation.revision.sha  # the dependency's digest is recorded
