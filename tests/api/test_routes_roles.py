@@ -28,21 +28,21 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
     ("GET", "/readyz", None, "/readyz", (200,) * 6),
     ("GET", "/api/v1/openapi.json", None, "/api/v1/openapi.json", (200,) * 6),
     ("GET", "/api/v1/applications", None, "/api/v1/applications", (401, 401, 200, 200, 200, 200)),
-    ("GET", WEB, None, "/api/v1/applications/{name}", (401, 401, 200, 200, 403, 403)),
+    ("GET", WEB, None, "/api/v1/applications/{name}", (401, 401, 200, 200, 404, 404)),
     ("GET", BILLING, None, "/api/v1/applications/{name}", (401, 401, 200, 200, 200, 200)),
     (
         "GET",
         "/api/v1/applications/nope",
         None,
         "/api/v1/applications/{name}",
-        (401, 401, 404, 404, 403, 403),
+        (401, 401, 404, 404, 404, 404),
     ),
     (
         "GET",
         f"{WEB}/diff",
         None,
         "/api/v1/applications/{name}/diff",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
     (
         "GET",
@@ -56,7 +56,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         f"{WEB}/operations",
         None,
         "/api/v1/applications/{name}/operations",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
     (
         "GET",
@@ -70,7 +70,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         f"{WEB}/events",
         None,
         "/api/v1/applications/{name}/events",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
     ("GET", "/api/v1/events", None, "/api/v1/events", (401, 401, 200, 200, 200, 200)),
     ("GET", "/api/v1/delivery", None, "/api/v1/delivery", (401, 401, 200, 200, 200, 200)),
@@ -79,7 +79,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         "/api/v1/delivery?app=web&since=7d",
         None,
         "/api/v1/delivery",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
     (
         "GET",
@@ -93,32 +93,47 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         "/api/v1/notifications/deliveries?app=web",
         None,
         "/api/v1/notifications/deliveries",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
-    ("GET", "/api/v1/events?app=web", None, "/api/v1/events", (401, 401, 200, 200, 403, 403)),
+    ("GET", "/api/v1/events?app=web", None, "/api/v1/events", (401, 401, 200, 200, 404, 404)),
     (
         "GET",
         "/api/v1/operations/{web_op}",
         None,
         "/api/v1/operations/{id:int}",
-        (401, 401, 200, 200, 403, 403),
+        (401, 401, 200, 200, 404, 404),
     ),
     (
         "GET",
         "/api/v1/operations/999999",
         None,
         "/api/v1/operations/{id:int}",
-        (401, 401, 404, 404, 403, 403),
+        (401, 401, 404, 404, 404, 404),
+    ),
+    # Issue 11: past the store's 64-bit ids this was an unhandled 500.
+    (
+        "GET",
+        "/api/v1/operations/99999999999999999999999",
+        None,
+        "/api/v1/operations/{id:int}",
+        (401, 401, 404, 404, 404, 404),
+    ),
+    (
+        "GET",
+        f"{WEB}/operations?before=99999999999999999999999",
+        None,
+        "/api/v1/applications/{name}/operations",
+        (401, 401, 400, 400, 404, 404),
     ),
     ("GET", "/metrics", None, "/metrics", (401, 401, 200, 200, 403, 403)),
-    ("GET", "/api/v1/stream?app=web", None, "/api/v1/stream", (401, 401, 200, 200, 403, 403)),
+    ("GET", "/api/v1/stream?app=web", None, "/api/v1/stream", (401, 401, 200, 200, 404, 404)),
     ("GET", "/api/v1/stream", None, "/api/v1/stream", (401, 401, 200, 200, 200, 200)),
     (
         "POST",
         f"{WEB}/refresh",
         None,
         "/api/v1/applications/{name}/refresh",
-        (401, 401, 202, 403, 403, 403),
+        (401, 401, 202, 403, 404, 404),
     ),
     (
         "POST",
@@ -132,7 +147,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         f"{WEB}/sync",
         {"dryRun": True},
         "/api/v1/applications/{name}/sync",
-        (401, 401, 200, 403, 403, 403),
+        (401, 401, 200, 403, 404, 404),
     ),
     (
         "POST",
@@ -169,14 +184,14 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
         f"{WEB}/suspend",
         None,
         "/api/v1/applications/{name}/suspend",
-        (401, 401, 200, 403, 403, 403),
+        (401, 401, 200, 403, 404, 404),
     ),
     (
         "POST",
         f"{WEB}/resume",
         None,
         "/api/v1/applications/{name}/resume",
-        (401, 401, 200, 403, 403, 403),
+        (401, 401, 200, 403, 404, 404),
     ),
 ]
 
@@ -343,3 +358,24 @@ async def test_bad_requests_name_the_problem(serve: ServeFactory) -> None:
             response = await client.request(method, path, content=content)
             assert response.status_code == 400, (path, response.text)
             assert expected in response.json()["error"]["message"], response.text
+
+
+async def test_unknown_and_forbidden_are_answered_alike(serve: ServeFactory) -> None:
+    # Issue 11 (6d): a 403 naming the Project once told a team's token that
+    # `web` exists and which Project holds it.
+    served = await serve()
+    web_op = await first_operation(served, "web")
+    async with served.client("team-reader") as team:
+        pairs = [
+            (WEB, "/api/v1/applications/nope"),
+            (f"{WEB}/events", "/api/v1/applications/nope/events"),
+            ("/api/v1/events?app=web", "/api/v1/events?app=nope"),
+            ("/api/v1/stream?app=web", "/api/v1/stream?app=nope"),
+            (f"/api/v1/operations/{web_op}", "/api/v1/operations/999999999"),
+        ]
+        for forbidden, unknown in pairs:
+            hidden, missing = await team.get(forbidden), await team.get(unknown)
+            assert hidden.status_code == missing.status_code == 404, forbidden
+            text = hidden.text.replace("web", "X").replace(str(web_op), "N")
+            assert text == missing.text.replace("nope", "X").replace("999999999", "N")
+            assert "default" not in hidden.text

@@ -181,3 +181,25 @@ async def test_abandoned_dropped_clients_are_forgotten(serve: ServeFactory) -> N
     await served.until(lambda: not listener.queue.empty(), "the next publish")
     assert hub.clients == 1
     hub.disconnect(listener)
+
+
+async def test_a_token_revoked_while_streaming_stops_receiving(serve: ServeFactory) -> None:
+    # Issue 11 (6c): the API stream once kept sending to a revoked token.
+    served = await serve(heartbeat=5.0)
+    async with (
+        httpx.AsyncClient(base_url=served.url, timeout=30) as client,
+        client.stream("GET", "/api/v1/stream", headers=headers("reader-all")) as response,
+    ):
+        stream = messages(response)
+        await collect_until(stream, lambda seen: seen[-1].event == "app")
+        assert await served.store.delete_token("reader-all")
+        sync = await client.post(
+            "/api/v1/applications/billing/sync", json={}, headers=headers("admin-all")
+        )
+        assert sync.status_code == 200
+        after = await collect_until(stream, lambda seen: seen[-1].event == "error")
+        assert not [m for m in after if m.event == "event" and m.data["app"] == "billing"]
+        assert after[-1].data["reason"] == "Unauthorized"
+        assert "revoked" in after[-1].data["message"]
+        assert [m async for m in stream] == []  # the stream ended
+    await served.until(lambda: served.app.state.hub.clients == 0, "stream closed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +23,7 @@ from gitward.api import (
     context,
     delivery,
     events,
+    headers,
     metrics,
     notifications,
     openapi,
@@ -83,7 +85,9 @@ def create(
         *delivery.routes(ctx),
         *notifications.routes(ctx),
     ]
-    server = Starlette(routes=[*own, *extra_routes])
+    server = Starlette(
+        routes=[*own, *extra_routes], middleware=[Middleware(headers.SecurityHeaders)]
+    )
     server.state.api = ctx
     server.state.hub = hub
     return server

@@ -54,20 +54,22 @@ class Context:
     ) -> states.AppState:
         """The named Application if the caller may read it (and do ``action``).
 
-        A caller limited to some Projects gets 403 for an unknown name as for
-        an Application of another Project: answering 404 would tell it which
-        names exist elsewhere.
+        An Application of a Project the caller may not read is answered
+        exactly as an unknown name (404, same message): a 403 would tell which
+        names exist elsewhere, and in which Project. A caller who may read it
+        but not act on it gets 403.
         """
         state = self.agent.apps.get(name)
-        if state is None:
-            if principal.all_projects:
-                raise problems.NotFound(f"Application {name!r} is not declared")
-            raise auth.Forbidden(f"{principal.describe()} may not read Application {name!r}")
-        project = state.app.metadata.project
-        principal.require_read(project, f"Application {name!r}")
+        if state is None or not principal.can_read(state.app.metadata.project):
+            raise not_found_application(name)
         if action:
-            principal.require_admin(project, f"{action} Application {name!r}")
+            principal.require_admin(state.app.metadata.project, f"{action} Application {name!r}")
         return state
+
+    def require_visible(self, principal: auth.Principal, app: str) -> None:
+        """404 (as for an unknown name) unless the caller may read ``app``."""
+        if not self.visible(principal, app):
+            raise not_found_application(app)
 
     async def detached(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` to completion even if the request is cancelled."""
@@ -83,6 +85,15 @@ class Context:
             _log.warning("detached API work failed", error=str(task.exception()))
 
 
+MAX_ID = 2**63 - 1
+"""The largest id the store can hold (a signed 64-bit integer)."""
+
+
+def not_found_application(name: str) -> problems.NotFound:
+    """The one answer for an unknown Application and for one the caller may not read."""
+    return problems.NotFound(f"Application {name!r} not found")
+
+
 def int_param(
     request: Request, name: str, *, default: int | None, low: int = 0, high: int | None = None
 ) -> int | None:
@@ -93,8 +104,10 @@ def int_param(
         value = int(raw)
     except ValueError:
         raise problems.BadRequest(f"query parameter {name}={raw!r} is not an integer") from None
-    if value < low or (high is not None and value > high):
-        allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+    # Past MAX_ID the store's integer column overflows (a 500 before this check).
+    high = MAX_ID if high is None else min(high, MAX_ID)
+    if value < low or value > high:
+        allowed = f"between {low} and {high}"
         raise problems.BadRequest(f"query parameter {name}={value} must be {allowed}")
     return value
 

@@ -36,10 +36,10 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
     async def all_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         app = request.query_params.get("app")
-        if app and not ctx.visible(principal, app):
+        if app:
             # Events outlive their Application, so an undeclared name is not
             # a 404 for callers who may read every Project.
-            raise auth.Forbidden(f"{principal.describe()} may not read events of {app!r}")
+            ctx.require_visible(principal, app)
         return await read(request, principal, app or None)
 
     async def app_events(request: Request) -> Response:

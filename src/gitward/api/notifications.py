@@ -51,8 +51,8 @@ async def deliveries(
     """The delivery log for query parameters ``params`` (the API and the UI)."""
     store: Any = ctx.agent.store
     app = params.get("app") or None
-    if app is not None and not ctx.visible(principal, app):
-        raise auth.Forbidden(f"{principal.describe()} may not read deliveries of {app!r}")
+    if app is not None:
+        ctx.require_visible(principal, app)
     state_text = params.get("state") or None
     try:
         state = store_base.DeliveryState(state_text) if state_text else None

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gitward.api import auth, context, problems, views
+from gitward.api import context, problems, views
 from gitward.store import base as store_base
 
 
@@ -31,11 +31,11 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
     async def one(request: Request) -> Response:
         principal = await ctx.principal(request)
         raw = request.path_params["id"]
-        record = await ctx.agent.store.get_operation(int(raw))
+        # Ids past the store's 64-bit column cannot exist; unknown and not
+        # readable are answered alike (see Context.application).
+        record = await ctx.agent.store.get_operation(raw) if 0 < raw <= context.MAX_ID else None
         if record is None or not ctx.visible(principal, record.operation.app):
-            if record is None and principal.all_projects:
-                raise problems.NotFound(f"operation {raw} does not exist")
-            raise auth.Forbidden(f"{principal.describe()} may not read operation {raw}")
+            raise problems.NotFound(f"operation {raw} not found")
         return JSONResponse(views.operation(record))
 
     return [

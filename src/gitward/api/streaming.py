@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +196,16 @@ class Hub:
                 client.last_event_id = cursor
                 return found
 
-    async def messages(self, client: _Client, first: list[str]) -> AsyncIterator[str]:
+    async def messages(
+        self,
+        client: _Client,
+        first: list[str],
+        recheck: Callable[[], Awaitable[auth.Principal]] | None = None,
+    ) -> AsyncIterator[str]:
+        """The stream's text. ``recheck`` identifies the caller again (its token
+        may have been revoked or narrowed since the stream opened); it runs
+        before every message and heartbeat, and the stream ends with an
+        ``error`` message when the answer differs."""
         try:
             yield "retry: 3000\n: connected\n\n"
             for text in first:
@@ -205,7 +214,13 @@ class Hub:
                 try:
                     kind, id, text = await asyncio.wait_for(client.queue.get(), self.heartbeat)
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    kind, id, text = "", None, ": heartbeat\n\n"
+                refusal = await _refusal(client, recheck)
+                if refusal:
+                    yield message("error", {"reason": "Unauthorized", "message": refusal})
+                    return
+                if not kind:
+                    yield text
                     continue
                 if kind == _DROPPED:
                     yield message(
@@ -225,12 +240,25 @@ class Hub:
             self.disconnect(client)
 
 
+async def _refusal(client: _Client, recheck: Callable[[], Awaitable[auth.Principal]] | None) -> str:
+    """Why the client may no longer read its stream ('' if it still may)."""
+    if recheck is None:
+        return ""
+    try:
+        now = await recheck()
+    except auth.Unauthorized as exc:
+        return f"{exc}; the stream ends"
+    if now != client.principal:
+        return "the token's role or Projects changed; reconnect"
+    return ""
+
+
 def routes(ctx: context.Context, hub: Hub) -> list[BaseRoute]:
     async def stream(request: Request) -> Response:
         principal = await ctx.principal(request)
         app = request.query_params.get("app") or None
-        if app is not None and not ctx.visible(principal, app):
-            raise auth.Forbidden(f"{principal.describe()} may not read Application {app!r}")
+        if app is not None:
+            ctx.require_visible(principal, app)
         raw_after = request.headers.get("last-event-id") or request.query_params.get("after")
         after: int | None = None
         if raw_after:
@@ -251,7 +279,9 @@ def routes(ctx: context.Context, hub: Hub) -> list[BaseRoute]:
             hub.disconnect(client)
             raise
         return StreamingResponse(
-            hub.messages(client, first),
+            # Re-identified before every message: a token revoked while the
+            # stream is open stops receiving (as the UI's stream does).
+            hub.messages(client, first, lambda: ctx.principal(request)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
