@@ -109,8 +109,14 @@ async def uninstall(
             name = str(app["metadata"]["name"])
             if name == bootstrapping.APP:
                 continue
-            for obj in await target.inventory(name, kinds=kinds):
-                if not _keep(obj):
+            managed = await target.inventory(name, kinds=kinds)
+            # A Namespace holding an object marked Delete=false stays, with it.
+            holding = {
+                str((o.get("metadata") or {}).get("namespace") or "") for o in managed if _keep(o)
+            }
+            for obj in reversed(managed):
+                held = obj.get("kind") == "Namespace" and obj["metadata"]["name"] in holding
+                if not _keep(obj) and not held:
                     await _delete(target, obj, workloads)
         progress(f"deleted {len(workloads)} objects the Applications managed")
     for app in apps:
