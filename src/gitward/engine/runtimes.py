@@ -112,7 +112,7 @@ class Runtime:
     def chart_access(self, url: str) -> source_charts.Access:
         """How to reach the Helm repository or OCI registry ``url`` (from ``repositories``)."""
         timeout = self.settings.charts.timeout
-        found = self.settings.credentials_for(url)
+        found = self.settings.credentials_for(url, _same_transport)
         if found is None:
             return source_charts.Access(timeout=timeout)
         token = _secret(found.token_env, found.token_file)
