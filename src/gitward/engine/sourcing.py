@@ -204,3 +204,48 @@ def _signature_key_ref(source: applications.Source, project: applications.Projec
     if project is not None and project.spec.signature_key_ref:
         return project.spec.signature_key_ref
     return source.verify.key_ref if source.verify else ""
+
+
+# --- what the agent's triggers need ---------------------------------------------------------
+
+
+def follows_one_commit(app: applications.Application) -> bool:
+    """Whether the Application's revision is one Git commit (one Git source), so a
+    poll or webhook can compare commits without resolving anything else."""
+    return len(app.spec.all_sources) == 1 and not app.spec.source.is_chart
+
+
+def git_urls(app: applications.Application) -> list[str]:
+    """The Git repositories the Application reads (to poll, and to match webhooks)."""
+    return list(dict.fromkeys(s.repo_url for s in app.spec.all_sources if not s.is_chart))
+
+
+def chart_urls(app: applications.Application) -> list[str]:
+    """The chart repositories and registries the Application reads (to poll)."""
+    return list(dict.fromkeys(s.repo_url for s in app.spec.all_sources if s.is_chart))
+
+
+def commit_of(identity: str) -> str:
+    """The commit of a one-Git-source identity (without fetched chart dependencies)."""
+    return identity.partition("+")[0]
+
+
+async def refresh_chart_repository(runtime: runtimes.Runtime, url: str) -> str:
+    """Refresh the index of the Helm repository ``url`` now (a poll); '' or why it is stale.
+
+    OCI registries have no index: their tags are listed on every resolve."""
+    if url.startswith("oci://"):
+        return ""
+    _, stale = await runtime.charts.repositories.index(url, runtime.chart_access(url))
+    return stale
+
+
+async def current_identity(
+    runtime: runtimes.Runtime,
+    app: applications.Application,
+    *,
+    max_age: float,
+    project: applications.Project | None = None,
+) -> str:
+    """The revision identity the Application's sources name now (what a sync would use)."""
+    return (await resolve(runtime, app, max_age=max_age, project=project)).revision.sha
