@@ -35,8 +35,7 @@ import uvicorn
 from gitward.api import app as api_app
 from gitward.cli import logs
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes
+from gitward.engine import loop, runtimes
 from gitward.model import status
 from gitward.store import storing
 
@@ -187,7 +186,7 @@ async def run_agent(
     rss_before = rss_mib()
     cpu_before = cpu_seconds()
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
-        agent = agents.Agent(settings, runtime, store)
+        agent = loop.Agent(settings, runtime, store)
         web = uvicorn.Server(
             uvicorn.Config(
                 api_app.create(agent, settings),

@@ -26,8 +26,7 @@ from starlette.routing import BaseRoute
 from gitward.api import app as api_app
 from gitward.api import auth
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes
+from gitward.engine import loop, runtimes
 from gitward.testing import kubeapi, stores
 from tests.fixtures import Git
 from tests.manifests import configmap, deployment, secret
@@ -129,7 +128,7 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
 
 @dataclass
 class Served:
-    agent: agents.Agent
+    agent: loop.Agent
     store: stores.MemoryStore
     url: str
     git: Git
@@ -190,8 +189,8 @@ async def serve(
             )
         runtime_cm = runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings))
         runtime = await runtime_cm.__aenter__()
-        agent = agents.Agent(
-            settings, runtime, store, options=agents.AgentOptions(workers=2, poll_interval=0.5)
+        agent = loop.Agent(
+            settings, runtime, store, options=loop.AgentOptions(workers=2, poll_interval=0.5)
         )
         application_ = api_app.create(
             agent,

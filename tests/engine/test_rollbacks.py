@@ -11,8 +11,7 @@ import pytest
 
 from gitward import errors
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes, states
+from gitward.engine import loop, runtimes, states
 from gitward.testing import stores
 from tests.fixtures import Git, create_namespace, kget
 
@@ -45,7 +44,7 @@ async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool], 
 
 
 @pytest.fixture
-async def running(git: Git, cluster: Any, tmp_path: Path) -> AsyncIterator[agents.Agent]:
+async def running(git: Git, cluster: Any, tmp_path: Path) -> AsyncIterator[loop.Agent]:
     create_namespace(cluster, "rb")
     settings = config_settings.Settings.model_validate(
         {
@@ -58,7 +57,7 @@ async def running(git: Git, cluster: Any, tmp_path: Path) -> AsyncIterator[agent
     store = stores.MemoryStore()
     await store.open()
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
-        agent = agents.Agent(settings, runtime, store)  # type: ignore[arg-type]
+        agent = loop.Agent(settings, runtime, store)  # type: ignore[arg-type]
         task = asyncio.create_task(agent.run())
         try:
             yield agent
@@ -73,7 +72,7 @@ def live_value(cluster: Any) -> str | None:
 
 
 async def test_rollback_reverts_the_breaking_commits_in_git(
-    git: Git, cluster: Any, running: agents.Agent
+    git: Git, cluster: Any, running: loop.Agent
 ) -> None:
     git.commit("good", {"apps/web.yaml": APP.format(url=git.url), "web/cm.yaml": configmap("good")})
     await eventually(lambda: live_value(cluster) == "good", "good applied")
@@ -91,9 +90,7 @@ async def test_rollback_reverts_the_breaking_commits_in_git(
     assert (git.work / "docs/readme.md").exists()  # only the breaking commit was undone
 
 
-async def test_rollback_to_pins_until_released(
-    git: Git, cluster: Any, running: agents.Agent
-) -> None:
+async def test_rollback_to_pins_until_released(git: Git, cluster: Any, running: loop.Agent) -> None:
     good = git.commit(
         "good", {"apps/web.yaml": APP.format(url=git.url), "web/cm.yaml": configmap("good")}
     )
@@ -114,7 +111,7 @@ async def test_rollback_to_pins_until_released(
 
 
 async def test_rollback_without_history_says_what_to_do(
-    git: Git, cluster: Any, running: agents.Agent
+    git: Git, cluster: Any, running: loop.Agent
 ) -> None:
     git.commit("only", {"apps/web.yaml": APP.format(url=git.url), "web/cm.yaml": configmap("1")})
     await eventually(lambda: live_value(cluster) == "1", "applied")

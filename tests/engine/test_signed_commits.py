@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes, states
+from gitward.engine import loop, runtimes, states
 from gitward.testing import stores
 from tests.engine.test_rollbacks import APP, configmap, eventually, live_value
 from tests.fixtures import Git, create_namespace
@@ -53,7 +52,7 @@ def signed_commit(git: Git, key: Path, message: str, files: dict[str, str | None
 @pytest.fixture
 async def agent(
     git: Git, cluster: Any, tmp_path: Path, signing_key: Path
-) -> AsyncIterator[agents.Agent]:
+) -> AsyncIterator[loop.Agent]:
     create_namespace(cluster, "rb")
     settings = config_settings.Settings.model_validate(
         {
@@ -67,7 +66,7 @@ async def agent(
     store = stores.MemoryStore()
     await store.open()
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
-        running = agents.Agent(settings, runtime, store)  # type: ignore[arg-type]
+        running = loop.Agent(settings, runtime, store)  # type: ignore[arg-type]
         task = asyncio.create_task(running.run())
         try:
             yield running
@@ -77,7 +76,7 @@ async def agent(
 
 
 async def test_unsigned_commit_is_refused_and_last_verified_stays(
-    git: Git, cluster: Any, agent: agents.Agent, signing_key: Path
+    git: Git, cluster: Any, agent: loop.Agent, signing_key: Path
 ) -> None:
     app = APP.format(url=git.url).replace("path: web}", "path: web, verify: {keyRef: ci}}")
     signed_commit(

@@ -32,8 +32,7 @@ from gitward import web
 from gitward.api import app as api_app
 from gitward.api import auth
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes
+from gitward.engine import loop, runtimes
 from gitward.store import storing
 from gitward.testing import kubeapi
 
@@ -79,7 +78,7 @@ spec:
 
 @dataclass
 class Stack:
-    agent: agents.Agent
+    agent: loop.Agent
     url: str
     git: Git
     cluster: Any
@@ -103,10 +102,10 @@ class Stack:
         return httpx.AsyncClient(base_url=self.url, cookies=cookies, **kwargs)
 
     async def until(self, check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        event_loop = asyncio.get_running_loop()
+        deadline = event_loop.time() + timeout
         last: Any = None
-        while loop.time() < deadline:
+        while event_loop.time() < deadline:
             last = check()
             if asyncio.iscoroutine(last):
                 last = await last
@@ -181,11 +180,11 @@ async def stack(
                 name, auth.hash_token(token_of(name)), role, projects, datetime.now(UTC)
             )
         async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
-            agent = agents.Agent(
+            agent = loop.Agent(
                 settings,
                 runtime,
                 store,
-                options=agents.AgentOptions(workers=2, poll_interval=0.3, tick=0.2),
+                options=loop.AgentOptions(workers=2, poll_interval=0.3, tick=0.2),
             )
             served = api_app.create(agent, settings, extra_routes=web.routes(agent, settings))
             sock = socket.socket()
@@ -227,10 +226,10 @@ def assert_no_secret(text: str, where: str) -> None:
 
 
 async def wait_text(check: Callable[[], Awaitable[str]], needle: str, timeout: float = 20.0) -> str:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    event_loop = asyncio.get_running_loop()
+    deadline = event_loop.time() + timeout
     text = ""
-    while loop.time() < deadline:
+    while event_loop.time() < deadline:
         text = await check()
         if needle in text:
             return text

@@ -22,8 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from gitward import errors
 from gitward.api import context, problems, views
-from gitward.engine import agent as agents
-from gitward.engine import projecting, reconciling, reports
+from gitward.engine import loop, projecting, reconciling, reports
 from gitward.model import operations, plans, resources
 
 
@@ -171,7 +170,7 @@ def select(plan: plans.Plan, selectors: Sequence[str | dict[str, str]]) -> plans
 
 
 async def sync_selected(
-    agent: agents.Agent,
+    agent: loop.Agent,
     name: str,
     selectors: Sequence[str | dict[str, str]],
     *,
@@ -265,7 +264,7 @@ async def sync_selected(
     return report, op_id
 
 
-async def _recorded(agent: agents.Agent, name: str, op: operations.Operation) -> None:
+async def _recorded(agent: loop.Agent, name: str, op: operations.Operation) -> None:
     if op.dry_run:
         return
     ok = op.phase is operations.OperationPhase.SUCCEEDED

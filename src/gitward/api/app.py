@@ -31,12 +31,11 @@ from gitward.api import (
     streaming,
 )
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import webhooks
+from gitward.engine import loop, webhooks
 
 
 def create(
-    agent: agents.Agent,
+    agent: loop.Agent,
     settings: config_settings.Settings,
     *,
     extra_routes: Sequence[BaseRoute] = (),

@@ -20,8 +20,7 @@ from starlette.requests import Request
 
 from gitward.api import auth, problems
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import states
+from gitward.engine import loop, states
 
 T = TypeVar("T")
 _log = structlog.get_logger(__name__)
@@ -29,7 +28,7 @@ _log = structlog.get_logger(__name__)
 
 @dataclass
 class Context:
-    agent: agents.Agent
+    agent: loop.Agent
     settings: config_settings.Settings
     authenticator: auth.Authenticator
     # Work started by requests that must finish even if the client goes away

@@ -20,13 +20,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gitward.api import context, problems
-from gitward.engine import agent as agents
+from gitward.engine import loop
 from gitward.engine import metrics as engine_metrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def of(agent: agents.Agent) -> engine_metrics.Metrics:
+def of(agent: loop.Agent) -> engine_metrics.Metrics:
     """The agent's metrics; a fresh set for an agent built without them."""
     found = getattr(agent, "metrics", None)
     if isinstance(found, engine_metrics.Metrics):
@@ -35,7 +35,7 @@ def of(agent: agents.Agent) -> engine_metrics.Metrics:
 
 
 class _Applications(Collector):
-    def __init__(self, agent: agents.Agent) -> None:
+    def __init__(self, agent: loop.Agent) -> None:
         self._agent = agent
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -14,8 +14,7 @@ from gitward import errors, web
 from gitward.api import app as api_app
 from gitward.cli import logs
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import documents, runtimes
+from gitward.engine import documents, loop, runtimes
 from gitward.engine.delivery import publishing
 from gitward.engine.notifications import running as notifying
 from gitward.store import locking, storing
@@ -55,7 +54,7 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
     try:
         options = runtimes.RuntimeOptions(settings=settings, config_file=config_file)
         async with runtimes.Runtime.open(options) as runtime:
-            agent = agents.Agent(settings, runtime, store)
+            agent = loop.Agent(settings, runtime, store)
             server = uvicorn.Server(
                 uvicorn.Config(
                     api_app.create(agent, settings, extra_routes=web.routes(agent, settings)),

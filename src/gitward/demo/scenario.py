@@ -24,8 +24,7 @@ from gitward import web
 from gitward.api import app as api_app
 from gitward.api import auth
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import runtimes
+from gitward.engine import loop, runtimes
 from gitward.store import storing
 from gitward.testing import kubeapi
 
@@ -130,11 +129,11 @@ class Demo:
     async def wait_for(
         self, what: str, check: Callable[[], Awaitable[bool]], within: float = 60.0
     ) -> bool:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        while loop.time() - start < within:
+        event_loop = asyncio.get_running_loop()
+        start = event_loop.time()
+        while event_loop.time() - start < within:
             if await check():
-                self.console.print(f"  [green]✓[/] {what} after {loop.time() - start:.1f} s")
+                self.console.print(f"  [green]✓[/] {what} after {event_loop.time() - start:.1f} s")
                 return True
             await asyncio.sleep(0.2)
         self.console.print(f"  [red]✗[/] {what}: not seen within {within:.0f} s")
@@ -145,7 +144,7 @@ class Demo:
             "-n", namespace, "get", "deployment/web", "-o", f"jsonpath={{{path}}}"
         )
 
-    def show_apps(self, agent: agents.Agent) -> None:
+    def show_apps(self, agent: loop.Agent) -> None:
         table = Table(title="Applications", title_justify="left")
         for column in ("application", "sync", "health", "revision", "message"):
             table.add_column(column)
@@ -165,7 +164,7 @@ class Demo:
         for event in events[-last:]:
             self.console.print(f"  event {event.time:%H:%M:%S} {event.reason}: {event.message}")
 
-    async def scenario(self, agent: agents.Agent, store: storing.SqlStore) -> bool:
+    async def scenario(self, agent: loop.Agent, store: storing.SqlStore) -> bool:
         ok = True
 
         def all_healthy() -> Awaitable[bool]:
@@ -260,7 +259,7 @@ async def run(
         try:
             options = runtimes.RuntimeOptions(settings=settings)
             async with runtimes.Runtime.open(options) as runtime:
-                agent = agents.Agent(settings, runtime, store)
+                agent = loop.Agent(settings, runtime, store)
                 http = uvicorn.Server(
                     uvicorn.Config(
                         api_app.create(agent, settings, extra_routes=web.routes(agent, settings)),

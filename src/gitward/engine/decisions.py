@@ -1,5 +1,6 @@
 """The agent's small decisions, as pure functions: retry backoff, and what a
-watch event means. ``engine.agent`` calls them; tests pin them down."""
+watch event means. ``engine.workers`` and ``engine.triggers.watches`` call
+them; tests pin them down."""
 
 from __future__ import annotations
 

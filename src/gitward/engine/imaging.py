@@ -10,7 +10,7 @@ bumping two images at once both land and neither loses the other's commit.
 its registry (``images.registries``), pick the newest (``images.policies``)
 and, when it changed, :func:`set_image` it. It never applies anything: the
 Applications reading the path sync the commit like any other. The agent
-starts it as one task (``engine.agent``); the CLI calls :func:`set_image`.
+starts it as one task (``engine.triggers.images``); the CLI calls :func:`set_image`.
 """
 
 from __future__ import annotations

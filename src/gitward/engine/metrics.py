@@ -2,7 +2,7 @@
 
 One :class:`Metrics` per agent, each with its own ``CollectorRegistry`` (never
 the process-wide default), so tests and benchmarks can run several agents in
-one process. ``engine.agent`` and ``engine.reconciling`` observe through the
+one process. ``engine.workers`` and ``engine.reconciling`` observe through the
 small methods below; ``gitward.api.metrics`` serves :attr:`Metrics.registry`
 at ``GET /metrics``.
 

@@ -26,6 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# A reason that only says "an object's status moved" (watches): the worker
+# refreshes health and does not re-plan when every reason is one of these.
+HEALTH_REASON = "status changed"
+
 
 @dataclass(slots=True)
 class Item:

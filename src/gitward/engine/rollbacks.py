@@ -17,17 +17,36 @@ before the current one; ``commit=`` names the commit to revert instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gitward import errors
-from gitward.engine import states
+from gitward.engine import runtimes, states
 from gitward.model import operations
 from gitward.source import committing
-
-if TYPE_CHECKING:  # the Agent calls this module; no import cycle at run time
-    from gitward.engine import agent as agents
+from gitward.store import base as store_base
 
 DEFAULT_AUTHOR = committing.Author(name="gitward rollback", email="rollback@gitward.invalid")
+
+
+class Host(Protocol):
+    """What a rollback needs of the running agent (``engine.loop.Agent``)."""
+
+    @property
+    def apps(self) -> dict[str, states.AppState]: ...
+
+    @property
+    def runtime(self) -> runtimes.Runtime: ...
+
+    @property
+    def store(self) -> store_base.Store: ...
+
+    async def pin(self, name: str, revision: str) -> None: ...
+
+    def refresh(self, name: str, reason: str = ...) -> None: ...
+
+    async def record_event(
+        self, app: str, type_: str, reason: str, message: str, revision: str = ...
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +58,7 @@ class RollbackResult:
 
 
 async def rollback(
-    agent: agents.Agent,
+    agent: Host,
     name: str,
     *,
     to: str | None = None,
@@ -94,7 +113,7 @@ async def rollback(
     return RollbackResult("revert", pushed.sha, tuple(commits), pushed.sha)
 
 
-async def _breaking_commits(agent: agents.Agent, state: states.AppState, current: str) -> list[str]:
+async def _breaking_commits(agent: Host, state: states.AppState, current: str) -> list[str]:
     good = ""
     for record in await agent.store.list_operations(state.name, limit=100):
         op = record.operation

@@ -3,7 +3,7 @@
 An :class:`AppState` is the agent's working memory for one Application: the
 status it reports (sync, health, conditions, resources, drift) and the
 bookkeeping that drives decisions (the revision last synced, retries, the
-input digest of the last render). ``engine.agent`` updates it;
+input digest of the last render). ``engine.workers`` updates it;
 ``engine.persisting`` saves it to the store so a restarted agent resumes.
 """
 

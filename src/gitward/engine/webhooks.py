@@ -16,7 +16,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
+from gitward.engine import loop
 from gitward.source import credentials, webhooks
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -41,7 +41,7 @@ def _secret(entry: config_settings.WebhookSettings) -> str | None:
 
 
 async def receive(
-    agent: agents.Agent,
+    agent: loop.Agent,
     settings: config_settings.Settings,
     headers: Mapping[str, str],
     receive_body: Receive,

@@ -13,12 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from gitward.model import resources
-
-if TYPE_CHECKING:  # sops imports this module; no cycle at run time
-    from gitward.render import sops
+from gitward.render import keys
 
 
 class EntryKind(StrEnum):
@@ -156,7 +154,7 @@ class RenderRequest:
     limits: Limits = field(default_factory=Limits)
     # Keys for SOPS-encrypted files (``spec.decryption``); None: encrypted
     # files are refused with an error naming them.
-    decryption: sops.Decryption | None = None
+    decryption: keys.Decryption | None = None
     # Post-render substitution (``spec.postBuild``); None: no substitution.
     variables: Variables | None = None
 

@@ -22,58 +22,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from gitward import errors
 from gitward.model import operations
-from gitward.source import changes, credentials, mirrors, resolving, signatures, trees
+from gitward.source import changes, mirrors, repositories, resolving, signatures, trees
 
 FetchResult = mirrors.FetchResult
+RepoSpec = repositories.RepoSpec
 SignaturePolicy = signatures.SignaturePolicy
 Signer = signatures.Signer
 
 _VERIFIED_CACHE_SIZE = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class RepoSpec:
-    """A repository as configured: its URL and how to reach it.
-
-    ``credentials`` hold references (env var names, file paths), never values;
-    a password embedded in ``url`` is redacted from the repr and all messages.
-    ``timeout`` (seconds) bounds one fetch (None: the :class:`Sources`
-    default). ``ca_file`` adds a PEM bundle of CAs to trust for HTTPS.
-    ``insecure`` skips TLS certificate and SSH host key verification.
-    """
-
-    url: str
-    credentials: credentials.Credentials | None = None
-    timeout: float | None = None
-    ca_file: Path | None = None
-    insecure: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.url.strip():
-            raise errors.ConfigError("a repository URL must not be empty")
-        if self.timeout is not None and self.timeout <= 0:
-            raise errors.ConfigError(
-                f"fetch timeout of {credentials.redact(self.url)} must be positive"
-            )
-
-    def __repr__(self) -> str:
-        return (
-            f"RepoSpec(url={credentials.redact(self.url)!r}, credentials={self.credentials!r}, "
-            f"timeout={self.timeout!r}, ca_file={self.ca_file!r}, insecure={self.insecure!r})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def display_url(self) -> str:
-        """The URL safe to print (password redacted)."""
-        return credentials.redact(self.url)
 
 
 class Source(Protocol):

@@ -43,17 +43,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pygit2
 import structlog
 
 from gitward import errors
-from gitward.source import credentials, fetching
-
-if TYPE_CHECKING:
-    from gitward.source import base
+from gitward.source import credentials, fetching, repositories
 
 _log = structlog.get_logger(__name__)
 
@@ -209,7 +206,7 @@ class Mirrors:
 
     async def fetch(
         self,
-        repo: base.RepoSpec,
+        repo: repositories.RepoSpec,
         *,
         max_age: float = 0.0,
         strict: bool = False,
@@ -252,7 +249,7 @@ class Mirrors:
         return result
 
     async def _fetch_locked(
-        self, mirror: Mirror, repo: base.RepoSpec, extra: tuple[str, ...], remember: bool
+        self, mirror: Mirror, repo: repositories.RepoSpec, extra: tuple[str, ...], remember: bool
     ) -> FetchResult:
         secrets = credentials.resolve(repo.url, repo.credentials)
         timeout = repo.timeout or 30.0
@@ -288,7 +285,7 @@ class Mirrors:
     async def _fetch_now(
         self,
         mirror: Mirror,
-        repo: base.RepoSpec,
+        repo: repositories.RepoSpec,
         secrets: credentials.Resolved,
         deadline: float,
         extra: tuple[str, ...],

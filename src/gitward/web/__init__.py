@@ -13,11 +13,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
+from gitward.engine import loop
 from gitward.web import pages
 
 
-def routes(agent: agents.Agent, settings: config_settings.Settings) -> list[BaseRoute]:
+def routes(agent: loop.Agent, settings: config_settings.Settings) -> list[BaseRoute]:
     """Every route of the UI: pages at ``/`` and ``/apps/...``, ``/login``,
     ``/logout``, the live stream ``/ui/stream`` and assets under ``/ui/static``.
 

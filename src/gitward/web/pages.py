@@ -32,8 +32,7 @@ from starlette.staticfiles import StaticFiles
 from gitward import errors
 from gitward.api import auth
 from gitward.config import settings as config_settings
-from gitward.engine import agent as agents
-from gitward.engine import projecting, reconciling, rollbacks, states
+from gitward.engine import loop, projecting, reconciling, rollbacks, states
 from gitward.model import operations, status
 from gitward.store import base as store_base
 from gitward.web import diffs, reports, sessions, streaming, trees
@@ -144,7 +143,7 @@ def _when(value: datetime | None) -> str:
 class Ui:
     """The views of one server over one agent."""
 
-    def __init__(self, agent: agents.Agent, settings: config_settings.Settings) -> None:
+    def __init__(self, agent: loop.Agent, settings: config_settings.Settings) -> None:
         self.agent = agent
         self.settings = settings
         self.sessions = sessions.Sessions(agent.store, settings)

@@ -1,0 +1,133 @@
+"""How a reconcile's findings become an Application's status: conditions,
+health, drift and the events that go with them.
+
+``engine.workers`` calls these while reconciling; each updates the
+:class:`~gitward.engine.states.AppState` in place (saving is the caller's).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gitward import errors
+from gitward.engine import attempts, context, metrics, reconciling, states, waiting
+from gitward.health import assessing
+from gitward.model import plans, status
+
+
+async def stage_failed(
+    ctx: context.Context, state: states.AppState, exc: errors.GitwardError, now: datetime
+) -> None:
+    """A stage before the sync failed: one named reason, an event, a retry."""
+    state.set_condition(states.RECONCILED, False, exc.reason, str(exc), now)
+    if isinstance(exc, errors.SourceUnavailable):
+        state.set_condition(states.SOURCE_AVAILABLE, False, exc.reason, str(exc), now)
+    if state.sync is not status.SyncStatus.SYNCED:
+        state.sync = status.SyncStatus.UNKNOWN
+    state.message = str(exc)
+    await ctx.event(state.name, "Warning", exc.reason, str(exc))
+    state.failures += 1
+    state.failed_revision = state.revision
+    attempts.schedule_retry(ctx, state)
+    await ctx.save(state)
+
+
+def set_source_condition(
+    state: states.AppState, desired: reconciling.Desired, now: datetime
+) -> None:
+    if desired.stale_source:
+        state.set_condition(
+            states.SOURCE_AVAILABLE,
+            False,
+            "SourceFailed",
+            f"serving the last fetched commit: {desired.stale_source}",
+            now,
+        )
+    else:
+        state.set_condition(states.SOURCE_AVAILABLE, True, "Fetched", "", now)
+
+
+def dependencies_ready(ctx: context.Context, state: states.AppState, now: datetime) -> bool:
+    """Whether every Application ``state`` depends on is Synced and Healthy;
+    says which are not in the ``DependenciesReady`` condition."""
+    waiting_for = []
+    for dep in state.app.spec.depends_on:
+        other = ctx.apps.get(dep)
+        if other is None:
+            waiting_for.append(f"{dep} (not declared)")
+        elif not other.ready():
+            waiting_for.append(f"{dep} ({other.sync.value}/{other.health.status.value})")
+    if waiting_for:
+        state.set_condition(
+            states.DEPENDENCIES_READY,
+            False,
+            "WaitingForDependencies",
+            "waiting for " + ", ".join(waiting_for),
+            now,
+        )
+        state.message = "waiting for " + ", ".join(waiting_for)
+        return False
+    if state.app.spec.depends_on:
+        state.set_condition(states.DEPENDENCIES_READY, True, "DependenciesReady", "", now)
+    return True
+
+
+async def drift_detected(
+    ctx: context.Context, state: states.AppState, plan: plans.Plan, now: datetime
+) -> None:
+    drifted = tuple(
+        f"{c.key} {fc.path}" if fc.path else str(c.key)
+        for c in plan.changes
+        if c.is_change and not c.hook
+        for fc in (c.field_changes or (plans.FieldChange("", None, None),))
+    )
+    if state.drift_since is None or drifted != state.drifted:
+        await ctx.event(
+            state.name,
+            "Warning",
+            "DriftDetected",
+            "live differs from Git: " + ", ".join(drifted[:20]),
+        )
+    state.drift_since = state.drift_since or now
+    state.drifted = drifted
+
+
+async def refresh_health(ctx: context.Context, state: states.AppState) -> None:
+    """Assess every managed object on the target; set health, the per-resource
+    rows and the ``Ready`` condition."""
+    if not state.managed_keys:
+        state.health = status.HealthResult(status.HealthStatus.HEALTHY)
+        state.resource_statuses = []
+        return
+    target = ctx.runtime.target(state.app.spec.destination.target)
+    try:
+        with ctx.metrics.stage(metrics.Stage.HEALTH):
+            health = await waiting.assess(target, sorted(state.managed_keys))
+    except errors.GitwardError as exc:
+        state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
+        return
+    state.health = assessing.app_health(health)
+    state.resource_statuses = [
+        status.ResourceStatus(
+            key=key,
+            sync=status.SyncStatus.OUT_OF_SYNC
+            if key in state.out_of_sync
+            else status.SyncStatus.SYNCED,
+            health=result,
+        )
+        for key, result in sorted(health.items())
+    ]
+    ok = state.ready()
+    state.set_condition(
+        states.READY,
+        ok,
+        "Ready"
+        if ok
+        else (
+            state.sync.value
+            if state.sync is not status.SyncStatus.SYNCED
+            else state.health.status.value
+        ),
+        state.health.message,
+        ctx.clock(),
+    )

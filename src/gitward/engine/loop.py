@@ -1,0 +1,170 @@
+"""The GitOps agent: continuous reconciliation of every Application declared in Git.
+
+One asyncio process. :class:`Agent` wires the triggers (``engine.triggers``)
+to the work queue (``engine.queueing``) and the queue to the workers
+(``engine.workers``), then runs them all until cancelled:
+
+    recover interrupted operations of owned Applications   (engine.recovery)
+    restore the statuses saved by the previous run
+    root        -> queue    Applications declared, changed, removed
+    pollers     -> queue    a repository's ref moved (one poller per URL)
+    pushes      -> queue    the same, at once (webhooks call Agent.push)
+    watches     -> queue    a managed object changed on its target
+    resync      -> queue    a full reconcile is due (syncPolicy.interval)
+    images      -> queue    an image policy committed a new tag
+    queue -> workers        reconcile one owned Application, record it
+
+Everything the parts share lives in one ``engine.context.Context``; which
+Applications this process works on is ``engine.ownership``'s answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from gitward import errors
+from gitward.config import settings as config_settings
+from gitward.engine import (
+    catalog,
+    context,
+    ownership,
+    reconciling,
+    recovery,
+    requests,
+    rollbacks,
+    runtimes,
+    workers,
+)
+from gitward.engine.triggers import images, polling, pushes, resyncing, roots, watches
+from gitward.source import webhooks
+from gitward.store import base as store_base
+
+AgentOptions = context.AgentOptions
+utc_now = context.utc_now
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: config_settings.Settings,
+        runtime: runtimes.Runtime,
+        store: store_base.Store,
+        *,
+        options: AgentOptions | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        owner: ownership.Ownership | None = None,
+    ) -> None:
+        if settings.root is None:
+            raise errors.ConfigError("the agent needs `root`: where Applications are declared")
+        options = options or AgentOptions(
+            workers=settings.workers, poll_interval=settings.poll_interval
+        )
+        owner = owner or ownership.Everything()
+        ctx = context.Context(settings, runtime, store, options=options, clock=clock, owner=owner)
+        self.context = ctx
+        # What the edges (API, UI, CLI) read.
+        self.settings, self.runtime, self.store = settings, runtime, store
+        self.options, self.clock, self.metrics = options, clock, ctx.metrics
+        self.queue, self.apps, self.ready = ctx.queue, ctx.apps, ctx.ready
+        self.image_statuses = ctx.image_statuses
+        self.metrics.track_queue(lambda: len(ctx.queue))
+        # The wiring: what one part's result means for another.
+        self._watches = watches.Watches(ctx)
+        self._pollers = polling.Pollers(ctx)
+        self._root = roots.Root(
+            ctx, on_declared=lambda app: self._pollers.ensure(app.spec.source.repo_url)
+        )
+        self._images = images.ImagePolicies(ctx)
+        self._workers = workers.Workers(
+            ctx, on_write=self._watches.remember, on_planned=self._watches.ensure
+        )
+        owner.subscribe(self._ownership_changed)
+
+    @property
+    def catalog(self) -> catalog.Catalog | None:
+        return self.context.catalog
+
+    @property
+    def root_revision(self) -> str:
+        return self.context.root_revision
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        ctx = self.context
+        ctx.restored = {record.name: record for record in await self.store.list_status()}
+        await recovery.recover(ctx)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._root.run())
+                group.create_task(resyncing.run(ctx))
+                if self.settings.image_policies:
+                    group.create_task(self._images.run())
+                for _ in range(self.options.workers):
+                    group.create_task(self._workers.run())
+        finally:
+            self.queue.close()
+            self._pollers.stop()
+            self._watches.stop()
+            self._images.stop()
+
+    def _ownership_changed(self) -> None:
+        # Queue everything again: the workers reconcile what is owned now
+        # (recovering it first) and drop the rest.
+        for name in self.apps:
+            if self.context.ownership.owns(name):
+                self.queue.add(name, "ownership changed")
+            else:
+                self.queue.forget(name)
+                running = self.context.running.get(name)
+                if running is not None:
+                    running[0].cancel()
+
+    # --- what people and webhooks ask (API, CLI, UI) ---------------------------------
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """``listener(app)`` is called after every status change (API live updates)."""
+        self.context.subscribe(listener)
+
+    def refresh(self, name: str, reason: str = "refresh requested") -> None:
+        requests.refresh(self.context, name, reason)
+
+    async def push(self, event: webhooks.PushEvent) -> list[str]:
+        """A verified push webhook; returns the names of the Applications queued."""
+        return await pushes.push(self.context, event)
+
+    async def suspend(self, name: str, suspended: bool) -> None:
+        await requests.suspend(self.context, name, suspended)
+
+    async def pin(self, name: str, revision: str) -> None:
+        await requests.pin(self.context, name, revision)
+
+    async def unpin(self, name: str) -> None:
+        await requests.unpin(self.context, name)
+
+    async def sync_now(
+        self,
+        name: str,
+        *,
+        prune: bool | None = None,
+        dry_run: bool = False,
+        revision: str = "",
+        trigger: str = "manual",
+    ) -> reconciling.SyncReport:
+        """A sync a person asked for; runs now, in the caller's task."""
+        return await requests.sync_now(
+            self.context, name, prune=prune, dry_run=dry_run, revision=revision, trigger=trigger
+        )
+
+    async def rollback(
+        self, name: str, *, to: str | None = None, commit: str | None = None
+    ) -> rollbacks.RollbackResult:
+        """``gitward rollback``: revert the breaking commits, or pin (``to``)."""
+        return await rollbacks.rollback(self, name, to=to, commit=commit)
+
+    async def record_event(
+        self, app: str, type_: str, reason: str, message: str, revision: str = ""
+    ) -> None:
+        """Add an event to the log (for actions taken outside a reconcile)."""
+        await self.context.event(app, type_, reason, message, revision)

@@ -1,0 +1,46 @@
+"""Which Applications this agent process reconciles.
+
+The agent consults an :class:`Ownership` before it works on an Application
+(``engine.workers``) and before it recovers an interrupted operation
+(``engine.recovery``). A replica alone owns everything (:class:`Everything`);
+replicas share the Applications out through a coordinator that implements
+the same Protocol. Ownership may change while the agent runs: the
+implementation calls its listeners, and the loop queues every Application
+again so each is picked up by its new owner and dropped by the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Ownership(Protocol):
+    @property
+    def owns_everything(self) -> bool:
+        """True when this process owns every Application, whatever its name
+        (start-up recovery then covers every interrupted operation at once)."""
+        ...
+
+    def owns(self, app: str) -> bool:
+        """Whether this process reconciles ``app`` now."""
+        ...
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """``listener()`` is called whenever the set of owned Applications may
+        have changed; it must not block."""
+        ...
+
+
+class Everything:
+    """The single-replica ownership: every Application, for ever."""
+
+    @property
+    def owns_everything(self) -> bool:
+        return True
+
+    def owns(self, app: str) -> bool:
+        return True
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Nothing ever changes; the listener is never called."""

@@ -1,0 +1,47 @@
+"""The image-policy trigger: follow registries (``engine.imaging``); when a
+policy pushes a commit, fetch that repository at once and queue the
+Applications whose ref moved, rather than waiting for the next poll."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gitward.engine import context, imaging
+from gitward.engine.triggers import revisions
+from gitward.source import committing, webhooks
+
+
+class ImagePolicies:
+    def __init__(self, ctx: context.Context) -> None:
+        self._ctx = ctx
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        ctx = self._ctx
+        await imaging.watch_images(
+            ctx.runtime,
+            ctx.settings.image_policies,
+            statuses=ctx.image_statuses,
+            on_commit=self._committed,
+        )
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def _committed(self, policy: str, pushed: committing.Pushed) -> None:
+        spec = next(p for p in self._ctx.settings.image_policies if p.name == policy)
+        task = asyncio.create_task(self._refresh(spec.update.repo_url, policy, pushed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, url: str, policy: str, pushed: committing.Pushed) -> None:
+        ctx = self._ctx
+        await revisions.fetch(ctx, url)
+        resolved: dict[tuple[str, str], str] = {}
+        wanted = webhooks.normalise_url(url)
+        for state in list(ctx.apps.values()):
+            if webhooks.normalise_url(state.app.spec.source.repo_url) != wanted:
+                continue
+            if await revisions.ref_moved(ctx, state, resolved):
+                ctx.queue.add(state.name, f"new commit {pushed.sha[:12]} by image policy {policy}")

@@ -1,0 +1,57 @@
+"""Fetching a repository and telling whether an Application's ref moved.
+
+Shared by the triggers that follow commits (``polling``, ``pushes``,
+``images``); it only reads, and cancels a sync made stale by a newer revision.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from gitward import errors
+from gitward.engine import context, states
+from gitward.source import base as source_base
+
+_log = structlog.get_logger(__name__)
+
+
+async def fetch(ctx: context.Context, url: str) -> source_base.FetchResult | None:
+    """Fetch ``url``'s mirror; None (logged) when it failed."""
+    try:
+        with ctx.metrics.git_fetch(url):
+            return await ctx.runtime.sources.fetch(ctx.runtime.repo(url))
+    except errors.GitwardError as exc:
+        _log.warning("fetch failed", error=str(exc))
+        return None
+
+
+async def ref_moved(
+    ctx: context.Context,
+    state: states.AppState,
+    resolved: dict[tuple[str, str], str] | None = None,
+) -> bool:
+    """Whether the Application's ref now names another commit.
+
+    ``resolved`` memoises (url, ref) → sha for one pass over many
+    Applications: in a monorepo, 200 Applications on ``main`` cost one
+    resolve, not 200.
+    """
+    if state.pinned_revision:
+        return False
+    source = state.app.spec.source
+    memo = (source.repo_url, source.ref)
+    sha = resolved.get(memo) if resolved is not None else None
+    if sha is None:
+        try:
+            revision = await ctx.runtime.sources.resolve(
+                ctx.runtime.repo(source.repo_url), source.ref
+            )
+        except errors.GitwardError:
+            return True  # let the reconcile report it
+        sha = revision.sha
+        if resolved is not None:
+            resolved[memo] = sha
+    if sha != state.revision:
+        ctx.supersede(state.name, sha)
+        return True
+    return False

@@ -1,0 +1,105 @@
+"""The root trigger: Applications declared in Git (app-of-apps).
+
+Reads the root on every new commit (every poll interval, or at once after a
+push to the root repository sets ``Context.root_wakeup``) and adds, updates
+or removes Applications (``engine.catalog``), queueing each one that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+
+from gitward import errors
+from gitward.config import applications
+from gitward.engine import catalog, context, persisting, states
+from gitward.model import resources
+
+_log = structlog.get_logger(__name__)
+
+
+class Root:
+    def __init__(
+        self, ctx: context.Context, *, on_declared: Callable[[applications.Application], None]
+    ) -> None:
+        """``on_declared(app)`` is called for every Application the root declares."""
+        self._ctx = ctx
+        self._on_declared = on_declared
+
+    async def run(self) -> None:
+        ctx = self._ctx
+        root = ctx.settings.root
+        assert root is not None
+        repo = ctx.runtime.repo(root.repo_url)
+        while True:
+            try:
+                await ctx.runtime.sources.fetch(repo)
+                revision = await ctx.runtime.sources.resolve(repo, root.ref)
+                if revision.sha != ctx.root_revision:
+                    tree = ctx.runtime.sources.tree(repo, revision.sha)
+                    loaded = await asyncio.to_thread(catalog.load, tree, root.path, ctx.catalog)
+                    await self._apply(loaded)
+                    ctx.root_revision = revision.sha
+            except errors.GitwardError as exc:
+                _log.warning("applications root unavailable", error=str(exc))
+                await ctx.event("", "Warning", exc.reason, f"applications root: {exc}")
+            ctx.ready.set()
+            ctx.root_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.root_wakeup.wait(), context.jittered(ctx.options))
+
+    async def _apply(self, loaded: catalog.Catalog) -> None:
+        ctx = self._ctx
+        # Before anything is queued: workers read Projects from it.
+        ctx.catalog = loaded
+        for problem in loaded.problems:
+            await ctx.event("", "Warning", "InvalidSpec", problem)
+        for name, declared in loaded.apps.items():
+            state = ctx.apps.get(name)
+            if state is None:
+                state = states.AppState(app=declared.app, file=declared.file)
+                restored = ctx.restored.pop(name, None)
+                if restored is not None:
+                    persisting.restore(state, restored)
+                ctx.apps[name] = state
+                await ctx.event(name, "Normal", "Added", f"declared in {declared.file}")
+                ctx.queue.add(name, "declared")
+            elif state.app != declared.app:
+                state.app, state.file = declared.app, declared.file
+                ctx.queue.add(name, "definition changed")
+            self._on_declared(declared.app)
+        for name in [n for n in ctx.apps if n not in loaded.apps]:
+            state = ctx.apps.pop(name)
+            ctx.queue.forget(name)
+            await self._removed(state)
+
+    async def _removed(self, state: states.AppState) -> None:
+        """An Application left Git: stop reconciling it; delete what it managed
+        only when its policy says so (``syncPolicy.cascadeDelete``)."""
+        ctx = self._ctx
+        running = ctx.running.get(state.name)
+        if running is not None:
+            running[0].cancel()
+        # Only the owner deletes: another replica may be reconciling it still.
+        if state.app.spec.sync_policy.cascade_delete and ctx.ownership.owns(state.name):
+            target = ctx.runtime.target(state.app.spec.destination.target)
+            try:
+                inventory = await target.inventory(state.name)
+                for obj in reversed(inventory):
+                    key = resources.ResourceKey.of(obj)
+                    meta = obj.get("metadata") or {}
+                    options = (meta.get("annotations") or {}).get(
+                        resources.SYNC_OPTIONS_ANNOTATION, ""
+                    )
+                    if "Delete=false" in options:
+                        continue
+                    await target.delete(key, uid=str(meta.get("uid") or ""))
+            except errors.GitwardError as exc:
+                await ctx.event(state.name, "Warning", exc.reason, f"cascade delete: {exc}")
+        ctx.metrics.forget(state.name)
+        ctx.owned.discard(state.name)
+        await ctx.store.delete_app(state.name)
+        await ctx.event(state.name, "Normal", "Removed", "no longer declared in Git")

@@ -1,0 +1,89 @@
+"""The watch trigger: one watch per kind per target, shared by every
+Application (``targets.kubernetes.watching``), queues the Application owning
+a changed object, so drift is seen as it happens, not at the next interval.
+
+Events of gitward's own writes are recognised (``decisions.classify``) and
+ignored; an event that only moves an object's status queues a health
+refresh, not a re-plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from gitward import errors
+from gitward.engine import context, decisions, queueing, states
+from gitward.model import resources
+from gitward.targets import base as targets
+
+_log = structlog.get_logger(__name__)
+
+# Watch events arrive in bursts (a rollout touches an object many times);
+# queue the owner a moment later so one reconcile covers the burst.
+_DEBOUNCE = 0.2
+_RECONNECT = 2.0
+
+
+class Watches:
+    def __init__(self, ctx: context.Context) -> None:
+        self._ctx = ctx
+        self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        # Per managed object: what gitward last wrote or saw (see decisions.fingerprint).
+        self._seen: dict[resources.ResourceKey, decisions.Fingerprint] = {}
+
+    def ensure(self, state: states.AppState) -> None:
+        """Watch every kind ``state`` manages on its target (once per kind)."""
+        target_name = state.app.spec.destination.target
+        for key in sorted(state.managed_keys):
+            ident = (target_name, key.group, key.kind)
+            if ident not in self._tasks:
+                self._tasks[ident] = asyncio.create_task(
+                    self._watch(*ident), name=f"watch {target_name} {key.group_kind}"
+                )
+
+    def remember(self, key: resources.ResourceKey, live: Mapping[str, Any]) -> None:
+        """gitward wrote ``live``: its watch event is not a change by others."""
+        self._seen[key] = decisions.fingerprint(live)
+
+    def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def _watch(self, target_name: str, group: str, kind: str) -> None:
+        target = self._ctx.runtime.target(target_name)
+        while True:
+            try:
+                async for event in target.watch(group, kind):
+                    self._on_event(event)
+            except errors.GitwardError as exc:
+                _log.warning("watch failed", kind=kind, group=group, error=str(exc))
+            await asyncio.sleep(_RECONNECT)
+
+    def _on_event(self, event: targets.WatchEvent) -> None:
+        ctx = self._ctx
+        meta = event.object.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(resources.APP_LABEL)
+        if not owner or owner not in ctx.apps:
+            return
+        state = ctx.apps[owner]
+        if event.key not in state.managed_keys:
+            return
+        queue = ctx.queue
+        if event.type is targets.WatchEventType.DELETED:
+            self._seen.pop(event.key, None)
+            queue.add(owner, f"live change DELETED {event.key}", delay=_DEBOUNCE)
+            return
+        current = decisions.fingerprint(event.object)
+        change = decisions.classify(self._seen.get(event.key), current)
+        self._seen[event.key] = current
+        if change is decisions.Change.OWN_WRITE:
+            return
+        if change is decisions.Change.STATUS:
+            # Only status moved (a rollout progressing): refresh health, no re-plan.
+            queue.add(owner, f"{queueing.HEALTH_REASON} {event.key}", delay=_DEBOUNCE)
+            return
+        queue.add(owner, f"live change {event.type.value} {event.key}", delay=_DEBOUNCE)

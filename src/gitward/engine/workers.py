@@ -1,0 +1,267 @@
+"""Workers: take an Application from the queue, reconcile it, record the outcome.
+
+``engine.loop`` starts ``workers`` copies of :meth:`Workers.run`. A reconcile
+plans once and decides: apply (a new revision with automated sync, or drift
+with selfHeal), report (OutOfSync, drift), or do nothing. Each failure sets
+one named reason in the ``Reconciled`` condition and schedules a retry with
+the Application's backoff; a new revision resets the retries and cancels a
+sync still running for an older one (``Context.supersede``).
+
+Only Applications this process owns are reconciled (``engine.ownership``);
+one it comes to own while running first has its interrupted operations
+recovered (``engine.recovery``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from gitward import errors
+from gitward.engine import (
+    attempts,
+    conditions,
+    context,
+    metrics,
+    policies,
+    queueing,
+    reconciling,
+    recovery,
+    states,
+)
+from gitward.model import operations, plans, status
+
+_log = structlog.get_logger(__name__)
+
+_DEPENDENCY_RECHECK = 5.0
+# Reasons that only say "the repository has a new commit".
+_COMMIT_REASONS = ("new commit", "webhook push")
+_CRASH_RETRY = 10.0
+
+
+class Workers:
+    def __init__(
+        self,
+        ctx: context.Context,
+        *,
+        on_write: attempts.OnWrite,
+        on_planned: Callable[[states.AppState], None],
+    ) -> None:
+        """``on_write(key, live)`` sees every object the sync writes, and
+        ``on_planned(state)`` every Application whose managed objects are
+        (re)computed (the watches follow them)."""
+        self._ctx = ctx
+        self._on_write = on_write
+        self._on_planned = on_planned
+
+    async def run(self) -> None:
+        """One worker: take, reconcile, mark done; until the queue closes."""
+        ctx = self._ctx
+        while True:
+            item = await ctx.queue.get()
+            if item is None:
+                return
+            try:
+                state = ctx.apps.get(item.app)
+                if state is not None and await self._owned(item.app):
+                    await self._reconcile_task(state, item.reasons)
+            except Exception:  # a bug in one reconcile must not stop the worker
+                _log.exception("reconcile crashed", app=item.app)
+                ctx.queue.add(item.app, "retry after an internal error", delay=_CRASH_RETRY)
+            finally:
+                ctx.running.pop(item.app, None)
+                ctx.queue.done(item.app)
+
+    async def _owned(self, app: str) -> bool:
+        ctx = self._ctx
+        if not ctx.ownership.owns(app):
+            ctx.owned.discard(app)
+            return False
+        if app not in ctx.owned:
+            if not ctx.ownership.owns_everything:
+                await recovery.recover(ctx, [app])
+            ctx.owned.add(app)
+        return True
+
+    async def _reconcile_task(self, state: states.AppState, reasons: list[str]) -> None:
+        # Its own task, so a newer revision can cancel it (Context.supersede)
+        # without cancelling the worker.
+        ctx = self._ctx
+        task = asyncio.create_task(self.reconcile(state, reasons))
+        ctx.running[state.name] = (task, "")
+        try:
+            await task
+            reconciled = state.conditions.get(states.RECONCILED)
+            ctx.metrics.reconciled(state.name, reconciled is None or reconciled.status)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
+                raise
+            ctx.queue.add(state.name, "superseded by a newer revision")
+
+    async def reconcile(self, state: states.AppState, reasons: list[str]) -> None:
+        """Plan once; apply, report or do nothing; record status and events."""
+        ctx = self._ctx
+        now = ctx.clock()
+        app = state.app
+        state.reconciled_at = now
+        if state.is_suspended:
+            state.message = "suspended: not reconciled until resumed"
+            await ctx.save(state)
+            return
+        if reasons and all(r.startswith(queueing.HEALTH_REASON) for r in reasons):
+            await conditions.refresh_health(ctx, state)
+            await ctx.save(state)
+            return
+        # Only a full reconcile resets the resync clock (health refreshes do not).
+        ctx.last_full[state.name] = time.monotonic()
+        if not conditions.dependencies_ready(ctx, state, now):
+            await ctx.save(state)
+            ctx.queue.add(state.name, "waiting for dependencies", delay=_DEPENDENCY_RECHECK)
+            return
+        desired = await self._desired(state)
+        if desired is None:
+            return
+        state.previous_revision, state.revision = state.revision, desired.revision.sha
+        conditions.set_source_condition(state, desired, now)
+        if desired.revision.sha != state.failed_revision:
+            state.failures = 0
+        running = ctx.running.get(state.name)
+        if running is not None:
+            ctx.running[state.name] = (running[0], desired.revision.sha)
+        if _unchanged_inputs(state, desired, reasons):
+            # A commit elsewhere in the repository: the render's inputs are
+            # byte-for-byte those already applied, so the desired state is
+            # too. Live drift is seen by the watches and the resync interval.
+            state.synced_revision = desired.revision.sha
+            await ctx.save(state)
+            return
+        try:
+            plan = await reconciling.plan(ctx.runtime, app, desired, project=ctx.project(app))
+        except errors.GitwardError as exc:
+            await conditions.stage_failed(ctx, state, exc, now)
+            return
+        state.input_digest = desired.rendered.input_digest
+        state.managed_keys = frozenset(
+            c.key for c in plan.changes if c.desired is not None and not c.hook
+        )
+        state.out_of_sync = frozenset(c.key for c in plan.changes if c.is_change and not c.hook)
+        self._on_planned(state)
+        new_revision = desired.revision.sha != state.synced_revision
+        if plan.in_sync:
+            if state.drift_since is not None:
+                await ctx.event(
+                    state.name, "Normal", "DriftResolved", "live state equals Git again"
+                )
+            state.drift_since, state.drifted = None, ()
+            state.sync = status.SyncStatus.SYNCED
+            if new_revision and not plan.by_action(plans.Action.PRUNE):
+                state.synced_revision = desired.revision.sha
+            state.set_condition(states.RECONCILED, True, "Succeeded", "", now)
+        else:
+            state.sync = status.SyncStatus.OUT_OF_SYNC
+            drift = not new_revision
+            if drift:
+                await conditions.drift_detected(ctx, state, plan, now)
+            policy = app.spec.sync_policy
+            self_heal = bool(policy.automated and policy.automated.self_heal)
+            if state.automated and (new_revision or self_heal) and attempts.may_retry(state):
+                report = await attempts.sync_recorded(
+                    ctx,
+                    state,
+                    trigger=_trigger(reasons, drift),
+                    plan=plan,
+                    desired=desired,
+                    on_write=self._on_write,
+                )
+                if report.operation.phase is operations.OperationPhase.SUCCEEDED:
+                    if drift:
+                        ctx.metrics.drift(state.name, metrics.DriftKind.CORRECTED)
+                        await ctx.event(
+                            state.name,
+                            "Normal",
+                            "DriftCorrected",
+                            "live state set back to Git: " + ", ".join(state.drifted),
+                        )
+                    state.drift_since, state.drifted = None, ()
+                    state.out_of_sync = frozenset()
+            else:
+                state.set_condition(
+                    states.RECONCILED,
+                    True,
+                    "OutOfSync",
+                    "automated sync is off" if not state.automated else "waiting for retry",
+                    now,
+                )
+        await conditions.refresh_health(ctx, state)
+        await ctx.save(state)
+
+    async def _desired(self, state: states.AppState) -> reconciling.Desired | None:
+        """The desired state at the Application's ref (or pin); None when a
+        stage failed (recorded). An unverified commit is never applied: the
+        last verified one stays applied (and self-healed) meanwhile."""
+        ctx = self._ctx
+        app = state.app
+        now = ctx.clock()
+        try:
+            project = ctx.project(app)
+            policies.check_application(app, project)
+            desired = await reconciling.desired_state(
+                ctx.runtime,
+                app,
+                revision=state.pinned_revision,
+                max_age=ctx.options.poll_interval,
+                project=project,
+            )
+        except errors.SignatureError as exc:
+            state.set_condition(states.SOURCE_VERIFIED, False, exc.reason, str(exc), now)
+            if not state.synced_revision:
+                await conditions.stage_failed(ctx, state, exc, now)
+                return None
+            await ctx.event(state.name, "Warning", exc.reason, str(exc))
+            try:
+                return await reconciling.desired_state(
+                    ctx.runtime,
+                    app,
+                    revision=state.synced_revision,
+                    project=project,
+                    max_age=ctx.options.poll_interval,
+                )
+            except errors.GitwardError as again:
+                await conditions.stage_failed(ctx, state, again, now)
+                return None
+        except errors.GitwardError as exc:
+            await conditions.stage_failed(ctx, state, exc, now)
+            return None
+        if reconciling.signature_key_ref(app, project):
+            state.set_condition(
+                states.SOURCE_VERIFIED,
+                True,
+                "Verified",
+                f"commit {desired.revision.sha[:12]} signature verified",
+                now,
+            )
+        return desired
+
+
+def _unchanged_inputs(
+    state: states.AppState, desired: reconciling.Desired, reasons: list[str]
+) -> bool:
+    return (
+        bool(reasons)
+        and all(r.startswith(_COMMIT_REASONS) for r in reasons)
+        and state.sync is status.SyncStatus.SYNCED
+        and state.synced_revision == state.previous_revision
+        and bool(state.input_digest)
+        and desired.rendered.input_digest == state.input_digest
+    )
+
+
+def _trigger(reasons: list[str], drift: bool) -> str:
+    if drift:
+        return "self-heal: " + (reasons[0] if reasons else "drift")
+    return "auto-sync: " + (reasons[0] if reasons else "new revision")
