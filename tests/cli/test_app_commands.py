@@ -245,7 +245,7 @@ def test_list_get_and_exit_codes(agent: Agent) -> None:
     no_canary(got.stdout)
 
     cases = [
-        (("app", "get", "nope"), agent.admin, None, 2, "not declared"),
+        (("app", "get", "nope"), agent.admin, None, 2, "not found"),
         (("app", "get", "web"), agent.team_reader, None, 4, "forbidden"),
         (("app", "get", "web"), "", None, 4, "unauthorized"),
         (("app", "get", "web"), "gw_wrong", None, 4, "unauthorized"),
