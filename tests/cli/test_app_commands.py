@@ -246,7 +246,8 @@ def test_list_get_and_exit_codes(agent: Agent) -> None:
 
     cases = [
         (("app", "get", "nope"), agent.admin, None, 2, "not found"),
-        (("app", "get", "web"), agent.team_reader, None, 4, "forbidden"),
+        # Another Project's Application answers as an unknown one (no existence leak).
+        (("app", "get", "web"), agent.team_reader, None, 2, "not found"),
         (("app", "get", "web"), "", None, 4, "unauthorized"),
         (("app", "get", "web"), "gw_wrong", None, 4, "unauthorized"),
         (("app", "sync", "billing"), agent.team_reader, None, 4, "read-only"),
