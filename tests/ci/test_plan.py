@@ -157,3 +157,51 @@ def test_applications_added_and_removed_in_the_root(
     assert "+ create ConfigMap new" in done.stdout
     assert "| old | - | - | - | 🗑️ removed |" in done.stdout
     assert "cascadeDelete is off" in done.stdout
+
+
+def test_plan_enforces_the_projects_of_the_root(
+    git: Git, gitward: Gitward, cluster: Any, tmp_path: Path
+) -> None:
+    # Issue 11: `plan` never looked Projects up; the root's own (at its ref) apply.
+    create_namespace(cluster, "plan")
+    admin = application("admin", git.url, "admin", "plan").replace(
+        "metadata: {name: admin}", "metadata: {name: admin, project: team-a}"
+    )
+    git.commit(
+        "root",
+        {
+            "apps/projects.yaml": (
+                "apiVersion: gitward.dev/v1\nkind: Project\nmetadata: {name: team-a}\n"
+                'spec: {sourceRepos: ["*"], destinations: [{target: test, namespace: plan}],'
+                " clusterResourceWhitelist: [{group: '', kind: Namespace}]}\n"
+            ),
+            "apps/admin.yaml": admin,
+            "admin/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n",
+        },
+    )
+    _branch(
+        git,
+        "pr",
+        {
+            "admin/binding.yaml": (
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+                "metadata: {name: take-over}\n"
+                "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole,"
+                " name: cluster-admin}\nsubjects: [{kind: Group, name: everyone}]\n"
+            ),
+            # A pull request cannot widen its own Project.
+            "apps/projects.yaml": (
+                "apiVersion: gitward.dev/v1\nkind: Project\nmetadata: {name: team-a}\n"
+                'spec: {sourceRepos: ["*"], destinations: [{namespace: "*"}],'
+                " clusterResourceWhitelist: [{group: '*', kind: '*'}]}\n"
+            ),
+        },
+    )
+    config = tmp_path / "gitward.yaml"
+    config.write_text(
+        f"targets:\n  test: {{kubeconfig: {cluster.kubeconfig}}}\n"
+        f'root: {{repoURL: "{git.url}", ref: main, path: apps}}\n'
+    )
+    done = gitward("plan", "--config", str(config), "--revision", "pr", expect=2)
+    assert "PolicyViolation" in done.stdout
+    assert "ClusterRoleBinding.rbac.authorization.k8s.io take-over" in done.stdout
