@@ -128,8 +128,13 @@ class Publisher:
         namespace: str,
         state_of: StateOf,
         operation_of: OperationOf,
+        owns: Callable[[str], bool] = lambda _: True,
     ) -> None:
+        """``owns(name)``: whether this replica reports the Application (or an
+        object of that name): replicas split the work, never write the same
+        status twice."""
         self.target = target
+        self._owns = owns
         self.namespace = namespace
         self._state_of = state_of
         self._operation_of = operation_of
@@ -181,7 +186,7 @@ class Publisher:
         if merged is None:
             return
         for verdict in merged.verdicts:
-            if not verdict.accepted:
+            if not verdict.accepted and self._owns(verdict.ref.name):
                 key = _key(verdict.ref.kind, verdict.ref.namespace, verdict.ref.name)
                 with fencing.writing_for(verdict.ref.name):
                     await self._write(key, verdict_body(verdict))
@@ -193,7 +198,8 @@ class Publisher:
             meta = obj.get("metadata") or {}
             labels = meta.get("labels") or {}
             name = str(meta.get("name") or "")
-            if labels.get(cluster_catalog.DECLARED_IN) == "git" and name not in wanted:
+            gone = name not in wanted and self._owns(name)
+            if labels.get(cluster_catalog.DECLARED_IN) == "git" and gone:
                 with fencing.writing_for(name):
                     await self.target.delete(
                         _key("Application", self.namespace, name), uid=str(meta.get("uid") or "")
@@ -206,6 +212,8 @@ class Publisher:
     async def _publish(self, name: str) -> None:
         merged, state = self._merged, self._state_of(name)
         if merged is None or state is None or name not in merged.catalog.apps:
+            return
+        if not self._owns(name):
             return
         ref = merged.objects.get(name)
         generation = 0
