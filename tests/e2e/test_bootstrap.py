@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -104,6 +106,187 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class PodAgent:
+    """``gitward serve`` configured as the pod would be, from the cluster's ConfigMap."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str], cluster: Any) -> None:
+        config_map = _kget(cluster, "configmap", "gitward-config", "-n", "gitward-system")
+        config = yaml.safe_load(config_map["data"]["gitward.yaml"])
+        account = tmp_path / "serviceaccount"
+        account.mkdir()
+        (account / "token").write_text(TOKEN)
+        (account / "ca.crt").write_bytes(cluster.ca_pem)
+        (account / "namespace").write_text("gitward-system")
+        self.port = _free_port()
+        # Only where files live and where it listens differ from the pod.
+        config["targets"]["in-cluster"]["serviceAccountDir"] = str(account)
+        config["store"] = f"sqlite:///{tmp_path / 'state.db'}"
+        config["cacheDir"] = str(tmp_path / "agent-cache")
+        config["listen"] = f"127.0.0.1:{self.port}"
+        config["pollInterval"] = "0.5s"
+        self.config = tmp_path / "gitward.yaml"
+        self.config.write_text(yaml.safe_dump(config))
+        self.env = env | {
+            "KUBERNETES_SERVICE_HOST": cluster.host,
+            "KUBERNETES_SERVICE_PORT": str(cluster.port),
+            "GITWARD_LOG_FORMAT": "json",
+        }
+        self.log = tmp_path / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gitward", "serve", "--config", str(self.config)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def ready() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+
+        _eventually(ready, "the agent to be ready")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str) -> list[str]:
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
+
+
+def _applications_table(cluster: Any) -> dict[str, list[str]]:
+    table = _kubectl(cluster, "get", "applications", "-A").stdout.splitlines()
+    assert table[0].split() == ["NAMESPACE", "NAME", "SYNC", "HEALTH", "REVISION", "AGE"]
+    return {" ".join(row.split()[:2]): row.split()[2:] for row in table[1:]}
+
+
+def test_bootstrap_installs_gitward_which_then_manages_itself(
+    tmp_path: Path, env: dict[str, str], secure_cluster: Any, bare: Path
+) -> None:
+    cluster = secure_cluster
+    url = bare.as_uri()
+    args = (
+        "bootstrap", "--repo", url, "--path", PATH, "--kubeconfig", str(cluster.kubeconfig),
+        "--image", IMAGE, "--timeout", "120",
+    )  # fmt: skip
+    proc = _gitward(env, *args)
+    agent: PodAgent | None = None
+    try:
+        _wait_for_line(proc, "pushed")
+        # Everything is in place before the pod could start.
+        deployment = _kget(cluster, "deploy", "gitward", "-n", "gitward-system")
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["containers"][0]["image"] == IMAGE
+        assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        assert pod["serviceAccountName"] == "gitward"
+        assert _kget(cluster, "crd", "applications.gitward.dev") is not None
+        (tmp_path / "pod").mkdir()
+        agent = PodAgent(tmp_path / "pod", env, cluster)
+        agent.start()
+        code, out, err = _finish(proc)
+        assert code == 0, f"{out}\n{err}\n{agent.log.read_text()}"
+        assert "Synced at" in out
+
+        commits = _git(env, "log", "--format=%H %s", "main", cwd=bare).splitlines()
+        assert len(commits) == 1 and "gitward bootstrap" in commits[0]
+        files = _git(env, "ls-tree", "-r", "--name-only", "main", cwd=bare).splitlines()
+        assert files == [f"{PATH}/apps/gitward.yaml", f"{PATH}/gitward/install.yaml"]
+
+        rows = _eventually(
+            lambda: (
+                (t := _applications_table(cluster)).get("gitward-system gitward", [""])[1]
+                == "Healthy"
+                and t
+            ),
+            "gitward to report itself Healthy",
+        )
+        sync, health, revision = rows["gitward-system gitward"][:3]
+        assert (sync, health, revision) == ("Synced", "Healthy", commits[0].split()[0])
+        deploy_table = _kubectl(cluster, "get", "deploy", "-n", "gitward-system").stdout
+        assert "gitward" in deploy_table
+
+        # Run again: nothing to commit, nothing changed.
+        code, out, err = _finish(_gitward(env, *args))
+        assert code == 0, err
+        assert "nothing changed" in out
+        assert len(_git(env, "log", "--format=%H", "main", cwd=bare).splitlines()) == 1
+
+        # An Application applied to the cluster is picked up and reports back.
+        _git(env, "clone", "-q", url, str(tmp_path / "work"))
+        (tmp_path / "work" / "web").mkdir()
+        (tmp_path / "work" / "web" / "cm.yaml").write_text(CONFIGMAP)
+        _git(env, "add", "-A", cwd=tmp_path / "work")
+        _git(env, "commit", "-qm", "web", cwd=tmp_path / "work")
+        _git(env, "push", "-q", "origin", "HEAD:main", cwd=tmp_path / "work")
+        _kubectl(cluster, "create", "namespace", "web")
+        web = {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "Application",
+            "metadata": {"name": "web", "namespace": "gitward-system"},
+            "spec": {
+                "source": {"repoURL": url, "ref": "main", "path": "web"},
+                "destination": {"target": "in-cluster", "namespace": "web"},
+                "syncPolicy": {"automated": {"prune": True}},
+            },
+        }
+        _kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(web))
+        _eventually(
+            lambda: (
+                _applications_table(cluster).get("gitward-system web", [""])[:2]
+                == ["Synced", "Healthy"]
+            ),
+            "the cluster-declared Application to sync",
+        )
+        assert _kget(cluster, "configmap", "web-settings", "-n", "web") is not None
+    finally:
+        if agent is not None:
+            agent.stop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    # Uninstall (the pod is gone with its Deployment; here: stopped above).
+    done = _finish(
+        _gitward(
+            env,
+            "uninstall",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--repo",
+            url,
+            "--path",
+            PATH,
+        )
+    )
+    assert done[0] == 0, done
+    assert _kget(cluster, "deploy", "gitward", "-n", "gitward-system") is None
+    assert _kget(cluster, "crd", "applications.gitward.dev") is None
+    assert _kget(cluster, "clusterrole", "gitward-gitward-system") is None
+    # What the Applications deployed keeps running.
+    assert _kget(cluster, "configmap", "web-settings", "-n", "web") is not None
+    files = _git(env, "ls-tree", "-r", "--name-only", "main", cwd=bare).splitlines()
+    assert files == ["web/cm.yaml"]
 
 
 def _install_objects(cluster: Any) -> list[str]:

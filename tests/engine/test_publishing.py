@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from gitward.config import applications, crds
-from gitward.engine import catalog, cluster_catalog, cluster_watching, publishing, states
+from gitward.engine import catalog, cluster_catalog, publishing, states
+from gitward.engine.triggers import cluster_objects
 from gitward.model import resources, status
 from gitward.targets.kubernetes import KubernetesTarget
 from gitward.testing import kubeapi
@@ -150,7 +151,7 @@ async def test_the_trigger_follows_objects_of_its_namespaces(
     async def apply(merged: cluster_catalog.Merged) -> None:
         seen.append(merged)
 
-    trigger = cluster_watching.ClusterObjects(target, [NS], apply, retry_pause=0.05)
+    trigger = cluster_objects.ClusterObjects(target, [NS], apply, retry_pause=0.05)
     trigger.merge(catalog.Catalog(revision="r1"))
     task = asyncio.create_task(trigger.run())
     try:

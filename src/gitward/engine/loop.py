@@ -28,8 +28,10 @@ from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.engine import (
     catalog,
+    cluster_catalog,
     context,
     ownership,
+    publishing,
     reconciling,
     recovery,
     requests,
@@ -37,12 +39,21 @@ from gitward.engine import (
     runtimes,
     workers,
 )
-from gitward.engine.triggers import images, polling, pushes, resyncing, roots, watches
+from gitward.engine.triggers import (
+    cluster_objects,
+    images,
+    polling,
+    pushes,
+    resyncing,
+    roots,
+    watches,
+)
 from gitward.source import webhooks
 from gitward.store import base as store_base
 
 AgentOptions = context.AgentOptions
 utc_now = context.utc_now
+_Catalog = catalog.Catalog  # Agent.catalog (a property) hides the module in the class
 
 
 class Agent:
@@ -56,8 +67,10 @@ class Agent:
         clock: Callable[[], datetime] = utc_now,
         owner: ownership.Ownership | None = None,
     ) -> None:
-        if settings.root is None:
-            raise errors.ConfigError("the agent needs `root`: where Applications are declared")
+        if settings.root is None and settings.cluster_objects is None:
+            raise errors.ConfigError(
+                "the agent needs `root` or `clusterObjects`: where Applications are declared"
+            )
         options = options or AgentOptions(
             workers=settings.workers, poll_interval=settings.poll_interval
         )
@@ -73,8 +86,24 @@ class Agent:
         # The wiring: what one part's result means for another.
         self._watches = watches.Watches(ctx)
         self._pollers = polling.Pollers(ctx)
+        # Applications declared as cluster objects join the Git catalog, and
+        # every Application's status is written back to its object.
+        self._cluster: cluster_objects.ClusterObjects | None = None
+        self._publisher: publishing.Publisher | None = None
+        declared = settings.cluster_objects
+        if declared is not None:
+            cluster = runtime.target(declared.target)
+            self._cluster = cluster_objects.ClusterObjects(
+                cluster, declared.namespaces, self._apply_merged
+            )
+            self._publisher = publishing.Publisher(
+                cluster, declared.namespace, ctx.apps.get, store.get_operation, ctx.ownership.owns
+            )
+            ctx.subscribe(self._publisher.notify)
         self._root = roots.Root(
-            ctx, on_declared=lambda app: self._pollers.ensure(app.spec.source.repo_url)
+            ctx,
+            on_declared=lambda app: self._pollers.ensure(app.spec.source.repo_url),
+            on_loaded=self._git_loaded if self._cluster is not None else None,
         )
         self._images = images.ImagePolicies(ctx)
         self._workers = workers.Workers(
@@ -98,6 +127,9 @@ class Agent:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._root.run())
+                if self._cluster is not None and self._publisher is not None:
+                    group.create_task(self._cluster.run())
+                    group.create_task(self._publisher.run())
                 group.create_task(resyncing.run(ctx))
                 if self.settings.image_policies:
                     group.create_task(self._images.run())
@@ -108,6 +140,15 @@ class Agent:
             self._pollers.stop()
             self._watches.stop()
             self._images.stop()
+
+    async def _git_loaded(self, git: _Catalog) -> None:
+        assert self._cluster is not None
+        await self._apply_merged(self._cluster.merge(git))
+
+    async def _apply_merged(self, merged: cluster_catalog.Merged) -> None:
+        await self._root.apply(merged.catalog)
+        if self._publisher is not None:
+            self._publisher.catalog_changed(merged)
 
     def _ownership_changed(self) -> None:
         # Queue everything again: the workers reconcile what is owned now

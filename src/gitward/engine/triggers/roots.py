@@ -3,13 +3,17 @@
 Reads the root on every new commit (every poll interval, or at once after a
 push to the root repository sets ``Context.root_wakeup``) and adds, updates
 or removes Applications (``engine.catalog``), queueing each one that changed.
+With Applications also declared as cluster objects, the loop passes
+``on_loaded``: the Git catalog is merged with them first
+(``triggers.cluster_objects``), and :meth:`Root.apply` gets the result. Without
+a ``root`` (cluster objects only) the trigger only says the agent is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -23,16 +27,25 @@ _log = structlog.get_logger(__name__)
 
 class Root:
     def __init__(
-        self, ctx: context.Context, *, on_declared: Callable[[applications.Application], None]
+        self,
+        ctx: context.Context,
+        *,
+        on_declared: Callable[[applications.Application], None],
+        on_loaded: Callable[[catalog.Catalog], Awaitable[None]] | None = None,
     ) -> None:
-        """``on_declared(app)`` is called for every Application the root declares."""
+        """``on_declared(app)`` is called for every Application the catalog declares;
+        ``on_loaded(catalog)``, when given, receives each catalog read from Git
+        instead of :meth:`apply`."""
         self._ctx = ctx
         self._on_declared = on_declared
+        self._on_loaded = on_loaded or self.apply
 
     async def run(self) -> None:
         ctx = self._ctx
         root = ctx.settings.root
-        assert root is not None
+        if root is None:
+            ctx.ready.set()
+            return
         repo = ctx.runtime.repo(root.repo_url)
         while True:
             try:
@@ -41,7 +54,7 @@ class Root:
                 if revision.sha != ctx.root_revision:
                     tree = ctx.runtime.sources.tree(repo, revision.sha)
                     loaded = await asyncio.to_thread(catalog.load, tree, root.path, ctx.catalog)
-                    await self._apply(loaded)
+                    await self._on_loaded(loaded)
                     ctx.root_revision = revision.sha
             except errors.GitwardError as exc:
                 _log.warning("applications root unavailable", error=str(exc))
@@ -51,7 +64,8 @@ class Root:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.root_wakeup.wait(), context.jittered(ctx.options))
 
-    async def _apply(self, loaded: catalog.Catalog) -> None:
+    async def apply(self, loaded: catalog.Catalog) -> None:
+        """Make ``loaded`` the catalog: add, update and remove Applications."""
         ctx = self._ctx
         # Before anything is queued: workers read Projects from it.
         ctx.catalog = loaded
@@ -77,8 +91,9 @@ class Root:
             await self._removed(state)
 
     async def _removed(self, state: states.AppState) -> None:
-        """An Application left Git: stop reconciling it; delete what it managed
-        only when its policy says so (``syncPolicy.cascadeDelete``)."""
+        """An Application left Git (or its cluster object was deleted): stop
+        reconciling it; delete what it managed only when its policy says so
+        (``syncPolicy.cascadeDelete``)."""
         ctx = self._ctx
         running = ctx.running.get(state.name)
         if running is not None:
@@ -102,4 +117,6 @@ class Root:
         ctx.metrics.forget(state.name)
         ctx.owned.discard(state.name)
         await ctx.store.delete_app(state.name)
-        await ctx.event(state.name, "Normal", "Removed", "no longer declared in Git")
+        await ctx.event(
+            state.name, "Normal", "Removed", f"no longer declared (was in {state.file})"
+        )

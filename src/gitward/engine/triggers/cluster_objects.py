@@ -1,4 +1,4 @@
-"""Trigger: Application and Project objects in the cluster (``clusterObjects``).
+"""The cluster-objects trigger: Application and Project objects (``clusterObjects``).
 
 Watches ``applications.gitward.dev`` and ``projects.gitward.dev`` in the
 configured namespaces (list-then-watch, resumed after disconnects and 410
