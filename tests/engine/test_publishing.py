@@ -99,8 +99,26 @@ async def test_git_apps_are_mirrored_with_status_and_unused_objects_told_why(
             for n in ("web", "api")
         },
     )
-    merged = cluster_catalog.merge(git, [cluster_catalog.ClusterObject.of(live_theirs)])
-    known = {"web": _state("web"), "api": _state("api")}
+    # A cluster-declared Application and Project elsewhere.
+    db = crds.application_object(applications.parse(_doc("db"), "x"), "default")
+    await target.apply(resources.Manifest.from_body(db), force=False)
+    team = {
+        "apiVersion": "gitward.dev/v1",
+        "kind": "Project",
+        "metadata": {"name": "team", "namespace": "default"},
+        "spec": {"sourceRepos": ["*"]},
+    }
+    await target.apply(resources.Manifest.from_body(team), force=False)
+    objects = [
+        cluster_catalog.ClusterObject.of(live)
+        for live in (
+            live_theirs,
+            await _live(target, "default", "db"),
+            await _read(target, "Project", "default", "team"),
+        )
+    ]
+    merged = cluster_catalog.merge(git, objects)
+    known = {"web": _state("web"), "api": _state("api"), "db": _state("db")}
     publisher = publishing.Publisher(target, NS, known.get, _no_operation)
     task = asyncio.create_task(publisher.run())
     try:
@@ -115,6 +133,12 @@ async def test_git_apps_are_mirrored_with_status_and_unused_objects_told_why(
         assert api["spec"] == theirs["spec"]  # never overwritten
         accepted = api["status"]["conditions"][0]
         assert (accepted["status"], accepted["reason"]) == ("False", "ShadowedByGit")
+
+        db_live = await _until(lambda: _has_status(target, "Application", "default", "db"))
+        assert db_live["status"]["sync"] == "Synced"
+        assert db_live["status"]["observedGeneration"] == db_live["metadata"]["generation"]
+        team_live = await _until(lambda: _has_status(target, "Project", "default", "team"))
+        assert team_live["status"]["conditions"][0]["status"] == "True"
 
         # A status change is written; an unchanged one is not written again.
         writes = publisher.writes
@@ -132,6 +156,16 @@ async def test_git_apps_are_mirrored_with_status_and_unused_objects_told_why(
         assert await _live(target, NS, "api") is not None
     finally:
         task.cancel()
+
+
+async def _read(target: KubernetesTarget, kind: str, namespace: str, name: str) -> Any:
+    key = resources.ResourceKey(crds.GROUP, kind, namespace, name)
+    return (await target.read([key]))[key]
+
+
+async def _has_status(target: KubernetesTarget, kind: str, namespace: str, name: str) -> Any:
+    live = await _read(target, kind, namespace, name)
+    return live if live is not None and live.get("status") else None
 
 
 async def _status_of(target: KubernetesTarget, name: str, ok: Any) -> Any:

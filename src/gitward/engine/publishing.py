@@ -101,16 +101,19 @@ def status_body(
 
 
 def verdict_body(verdict: cluster_catalog.Verdict) -> dict[str, Any]:
-    """The status of an object the agent does not use (pure)."""
+    """The status of a Project, or of an Application the agent does not use (pure)."""
+    accepted = _condition(
+        cluster_catalog.ACCEPTED, verdict.accepted, verdict.reason, verdict.message, None
+    )
+    if verdict.accepted:
+        return {"observedGeneration": verdict.generation, "conditions": [accepted]}
     return {
         "sync": "Unknown",
         "health": "Unknown",
         "revision": "",
         "message": verdict.message[:1024],
         "observedGeneration": verdict.generation,
-        "conditions": [
-            _condition(cluster_catalog.ACCEPTED, False, verdict.reason, verdict.message, None)
-        ],
+        "conditions": [accepted],
         "lastOperation": None,
     }
 
@@ -186,7 +189,9 @@ class Publisher:
         if merged is None:
             return
         for verdict in merged.verdicts:
-            if not verdict.accepted and self._owns(verdict.ref.name):
+            # Used Applications get their full status from _publish.
+            used_app = verdict.accepted and verdict.ref.kind == "Application"
+            if not used_app and self._owns(verdict.ref.name):
                 key = _key(verdict.ref.kind, verdict.ref.namespace, verdict.ref.name)
                 with fencing.writing_for(verdict.ref.name):
                     await self._write(key, verdict_body(verdict))
@@ -225,6 +230,9 @@ class Publisher:
                 key = _key("Application", self.namespace, name)
             else:
                 key = _key("Application", ref.namespace, ref.name)
+                generation = next(
+                    (v.generation for v in merged.verdicts if v.ref == ref and v.accepted), 0
+                )
             operation = (
                 await self._operation_of(state.last_operation)
                 if state.last_operation is not None

@@ -84,6 +84,11 @@ class ClusterObjects:
                 return
         else:
             seen = cluster_catalog.ClusterObject.of(event.object)
+            if seen.mirrored:
+                # gitward's own mirror of a Git-declared Application: not a declaration.
+                if self.objects.pop(ref, None) is not None:
+                    self._changed.set()
+                return
             previous = self.objects.get(ref)
             # Status writes (ours) change neither spec nor generation: no new catalog.
             if (
