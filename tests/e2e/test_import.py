@@ -4,6 +4,7 @@ then adopts them (tracking only) without conflicts."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,49 @@ def test_import_then_diff_shows_no_changes_then_sync_adopts(
         assert "Succeeded" in sync.stdout
         again = gitward("diff", str(app_file), "--config", str(config))
         assert "In sync: nothing to create, update or prune." in again.stdout
+
+
+def _crd(group: str, kind: str, plural: str) -> str:
+    return f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {plural}.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: {kind}, plural: {plural}, singular: {kind.lower()}, listKind: {kind}List}}
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"""
+
+
+def test_import_from_a_live_cluster(gitward: Gitward, cluster: Any, tmp_path: Path) -> None:
+    kubectl(cluster, "apply", "-f", "-", stdin=_crd("argoproj.io", "Application", "applications"))
+    create_namespace(cluster, "argocd")
+    application = ARGO.format(url="https://git.example.com/deploy.git")
+    for _ in range(50):  # the CRD's kind is served once Established
+        done = kubectl(cluster, "apply", "-f", "-", stdin=application, check=False)
+        if done.returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(done.stderr)
+    out = tmp_path / "from-cluster"
+    result = gitward(
+        "import", "--from-cluster", "--kubeconfig", str(cluster.kubeconfig), "--out", str(out)
+    )
+    assert "Imported 1 Application(s)" in result.stdout
+    imported = yaml.safe_load((out / "apps" / "application-guestbook.yaml").read_text())
+    assert imported["spec"]["source"] == {
+        "repoURL": "https://git.example.com/deploy.git",
+        "ref": "main",
+        "path": "guestbook",
+    }
+    assert imported["spec"]["syncPolicy"]["cascadeDelete"] is True
