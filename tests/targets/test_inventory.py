@@ -144,3 +144,24 @@ def test_per_resource_opt_outs(options: str, prune: bool, app_deletion: bool) ->
     }
     assert protected(live, deleting_app=False) is prune
     assert protected(live, deleting_app=True) is app_deletion
+
+
+@pytest.mark.parametrize(
+    ("annotations", "prune", "app_deletion"),
+    [
+        ({"argocd.argoproj.io/sync-options": "Prune=false"}, True, False),
+        ({"argocd.argoproj.io/sync-options": "Delete=false"}, False, True),
+        ({"kustomize.toolkit.fluxcd.io/prune": "disabled"}, True, False),
+        ({"kustomize.toolkit.fluxcd.io/reconcile": "disabled"}, True, True),
+    ],
+)
+def test_opt_outs_of_other_tools(
+    annotations: dict[str, str], prune: bool, app_deletion: bool
+) -> None:
+    live = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "annotations": annotations},
+    }
+    assert protected(live, deleting_app=False) is prune
+    assert protected(live, deleting_app=True) is app_deletion

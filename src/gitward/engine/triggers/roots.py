@@ -20,7 +20,7 @@ import structlog
 from gitward import errors
 from gitward.config import applications
 from gitward.engine import catalog, context, persisting, states
-from gitward.model import resources
+from gitward.model import directives, resources
 
 _log = structlog.get_logger(__name__)
 
@@ -106,10 +106,9 @@ class Root:
                 for obj in reversed(inventory):
                     key = resources.ResourceKey.of(obj)
                     meta = obj.get("metadata") or {}
-                    options = (meta.get("annotations") or {}).get(
-                        resources.SYNC_OPTIONS_ANNOTATION, ""
-                    )
-                    if "Delete=false" in options:
+                    # Delete=false (gitward's or Argo CD's annotation), Flux's
+                    # reconcile: disabled: kept when the Application goes.
+                    if not directives.options(meta.get("annotations") or {}).delete:
                         continue
                     await target.delete(key, uid=str(meta.get("uid") or ""))
             except errors.GitwardError as exc:

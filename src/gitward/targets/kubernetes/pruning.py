@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitward import errors
-from gitward.model import resources
+from gitward.model import directives, resources
 from gitward.targets.kubernetes import discovery as discovering
 from gitward.targets.kubernetes import requesting
 
@@ -32,11 +32,11 @@ def protected(live: Mapping[str, Any], *, deleting_app: bool) -> bool:
     """True when ``live`` opts out of this deletion through its sync options.
 
     As in Argo CD the two are independent: ``Prune=false`` protects from prune
-    (the object left Git), ``Delete=false`` from the Application's deletion.
+    (the object left Git), ``Delete=false`` from the Application's deletion;
+    every tool's annotations count (``model.directives``).
     """
-    manifest = resources.Manifest.from_body(live)
-    options = {o.replace(" ", "").lower() for o in manifest.options()}
-    return ("delete=false" if deleting_app else "prune=false") in options
+    options = directives.options((live.get("metadata") or {}).get("annotations") or {})
+    return not (options.delete if deleting_app else options.prune)
 
 
 async def delete(
