@@ -125,6 +125,36 @@ async def test_too_old_resource_version_is_gone() -> None:
         assert expired.json()["reason"] == "Expired"
 
 
+async def test_too_large_resource_version_is_a_timeout_naming_it(
+    client: httpx.AsyncClient, watch: Any
+) -> None:
+    # As after an etcd restore: a client resumes from a version the server
+    # never reached. kube-apiserver answers 504 Timeout, cause
+    # ResourceVersionTooLarge, once its 3 s wait for that version is over.
+    created = (await client.post(CM_PATH, json=configmap("a"))).json()
+    current = int(created["metadata"]["resourceVersion"])
+    started = asyncio.get_running_loop().time()
+    response = await client.get(CM_PATH, params={"watch": "1", "resourceVersion": "999999"})
+    waited = asyncio.get_running_loop().time() - started
+    lines = [json.loads(line) for line in response.text.splitlines() if line]
+    assert [line["type"] for line in lines] == ["ERROR"]
+    status = lines[0]["object"]
+    assert (status["kind"], status["status"], status["code"]) == ("Status", "Failure", 504)
+    assert status["reason"] == "Timeout"
+    assert status["message"] == (f"Timeout: Too large resource version: 999999, current: {current}")
+    assert status["details"]["causes"] == [
+        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+    ]
+    assert status["details"]["retryAfterSeconds"] == 1
+    assert waited >= 2.5
+
+    # A version the server reaches while waiting is served as usual.
+    events = await watch(CM_PATH, resourceVersion=str(current + 1))
+    await client.post(CM_PATH, json=configmap("b"))
+    await client.post(CM_PATH, json=configmap("c"))
+    assert await events.take(1) == [("ADDED", "c")]
+
+
 async def test_bookmarks_and_initial_events_end() -> None:
     async with (
         kubeapi.KubeAPIServer(bookmark_interval=0.05) as server,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from kubeobjects import configmap, deploy, namespace
 
+from gitward.model import resources
 from gitward.targets import base
-from gitward.targets.kubernetes import KubernetesTarget
+from gitward.targets.kubernetes import KubernetesTarget, watching
 
 
 async def _next(
@@ -121,3 +122,31 @@ async def test_closing_the_target_ends_subscriptions(kubeconfig: Path) -> None:
     async with asyncio.timeout(5):
         await task  # ends without error
     assert {e.key.name for e in received} >= {"default", "kube-system"}
+
+
+def _event(name: str, version: str, kind: base.WatchEventType) -> base.WatchEvent:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "web", "resourceVersion": version},
+    }
+    return base.WatchEvent(kind, resources.ResourceKey.of(obj), obj)
+
+
+async def test_pending_events_are_coalesced_per_object_and_bounded() -> None:
+    pending = watching.Subscription("ConfigMap", max_pending=3)
+    for version in range(1, 1001):  # a flood of changes to one object
+        pending.put(_event("busy", str(version), base.WatchEventType.MODIFIED))
+    pending.put(_event("other", "5", base.WatchEventType.ADDED))
+    pending.put(_event("busy", "1001", base.WatchEventType.DELETED))
+    assert len(pending) == 2
+    first, second = await pending.get(), await pending.get()
+    assert isinstance(first, base.WatchEvent) and isinstance(second, base.WatchEvent)
+    assert (first.key.name, first.type) == ("busy", base.WatchEventType.DELETED)
+    assert (second.key.name, second.object["metadata"]["resourceVersion"]) == ("other", "5")
+
+    for name in ("a", "b", "c", "d"):  # more distinct objects than allowed
+        pending.put(_event(name, "9", base.WatchEventType.ADDED))
+    overflow = await pending.get()
+    assert isinstance(overflow, watching.WatchOverflow)
+    assert "ConfigMap" in str(overflow) and len(pending) == 0

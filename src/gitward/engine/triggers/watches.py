@@ -4,7 +4,9 @@ a changed object, so drift is seen as it happens, not at the next interval.
 
 Events of gitward's own writes are recognised (``decisions.classify``) and
 ignored; an event that only moves an object's status queues a health
-refresh, not a re-plan.
+refresh, not a re-plan. When a watch fails (the target went away, the
+subscriber fell behind), events may have been lost: every Application
+managing that kind there is queued once the watch is back.
 """
 
 from __future__ import annotations
@@ -55,13 +57,28 @@ class Watches:
 
     async def _watch(self, target_name: str, group: str, kind: str) -> None:
         target = self._ctx.runtime.target(target_name)
+        received = True  # since the last failure (a failing loop queues once)
         while True:
             try:
                 async for event in target.watch(group, kind):
+                    received = True
                     self._on_event(event)
             except errors.GitwardError as exc:
                 _log.warning("watch failed", kind=kind, group=group, error=str(exc))
             await asyncio.sleep(_RECONNECT)
+            if received:
+                self._lost(target_name, group, kind)
+            received = False
+
+    def _lost(self, target_name: str, group: str, kind: str) -> None:
+        """Events of ``kind`` may have been missed: look at its users again."""
+        ctx = self._ctx
+        what = f"{kind}.{group}" if group else kind
+        for name, state in ctx.apps.items():
+            if state.app.spec.destination.target == target_name and any(
+                k.group == group and k.kind == kind for k in state.managed_keys
+            ):
+                ctx.queue.add(name, f"watch of {what} restarted")
 
     def _on_event(self, event: targets.WatchEvent) -> None:
         ctx = self._ctx

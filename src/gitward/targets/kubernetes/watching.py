@@ -7,10 +7,13 @@ subscriber leaves.
 
 A KindWatch follows the informer protocol: list (remembering the list's
 ``resourceVersion``), then watch from it with bookmarks allowed and a server
-timeout; when the stream ends it reconnects from the last resourceVersion
-seen (events or bookmarks); on ``410 Gone`` (that version was compacted) it
-lists again and turns the difference with its cache into ADDED / MODIFIED /
-DELETED events, so no deletion is lost across the gap. Connection failures
+timeout; when the server ends the stream normally it reconnects from the last
+resourceVersion seen (events or bookmarks). After anything else it lists
+again and turns the difference with its cache into ADDED / MODIFIED / DELETED
+events, so no deletion is lost across the gap: ``410 Gone`` (that version was
+compacted), ``504 Too large resource version`` (the server restarted empty,
+as after an etcd restore: its versions start again below ours), and every
+connection failure (a restarted server may not say so). Connection failures
 retry with capped exponential backoff. A subscriber joining a running watch
 first receives ADDED for every object already known.
 
@@ -22,8 +25,11 @@ cannot fix (still forbidden) are raised to every subscriber.
 
 Subscribers are async iterators; breaking out, ``aclose()`` or cancellation
 unsubscribes (cancel-safe); closing the hub (the target) ends every
-subscriber's iteration. Queues are unbounded: a subscriber that stops
-reading must stop iterating.
+subscriber's iteration. A subscriber's pending events are coalesced per
+object (only the latest event of each is kept), so a flood of changes to the
+same objects costs no memory; more than ``max_pending`` distinct objects
+pending means the subscriber fell behind: its iteration fails with
+:class:`WatchOverflow` and it subscribes again (a fresh list).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -46,6 +53,7 @@ from gitward.targets.kubernetes import reading, requesting
 _log = structlog.get_logger(__name__)
 
 SERVER_TIMEOUT = 290  # seconds a watch request lasts before the server ends it
+MAX_PENDING = 10_000  # distinct objects a subscriber may have pending
 # How often a per-namespace watch looks for namespaces gitward started using.
 NAMESPACE_POLL = 5.0
 
@@ -59,7 +67,51 @@ _Item = base.WatchEvent | BaseException | _Closed
 
 
 class _Gone(Exception):
-    """The watch's resourceVersion is too old: list again."""
+    """The watch's resourceVersion is too old (or too new): list again."""
+
+
+class WatchOverflow(errors.TargetUnavailable):
+    """A subscriber fell more than ``max_pending`` objects behind; events were dropped."""
+
+
+class Subscription:
+    """One subscriber's pending events: at most one per object (the latest),
+    in the order objects first changed; then a final error or close."""
+
+    def __init__(self, what: str, max_pending: int) -> None:
+        self._what = what
+        self._max = max_pending
+        self._pending: OrderedDict[resources.ResourceKey, base.WatchEvent] = OrderedDict()
+        self._final: BaseException | _Closed | None = None
+        self._ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, item: _Item) -> None:
+        if isinstance(item, base.WatchEvent):
+            if self._final is not None:
+                return
+            self._pending[item.key] = item  # replaces an older event of it in place
+            if len(self._pending) > self._max:
+                self._pending.clear()
+                self._final = WatchOverflow(
+                    f"watch of {self._what}: more than {self._max} objects changed before "
+                    "they were read; events dropped, subscribe again"
+                )
+        elif self._final is None:
+            self._final = item
+        self._ready.set()
+
+    async def get(self) -> _Item:
+        while True:
+            if self._pending:
+                return self._pending.popitem(last=False)[1]
+            if self._final is not None:
+                final, self._final = self._final, None
+                return final
+            self._ready.clear()
+            await self._ready.wait()
 
 
 class KindWatch:
@@ -77,10 +129,12 @@ class KindWatch:
         min_backoff: float = 0.2,
         max_backoff: float = 10.0,
         namespace_poll: float = NAMESPACE_POLL,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self._api = api
         self._discovery = discovery
         self._namespace_poll = namespace_poll
+        self._max_pending = max_pending
         self.group = group
         self.kind = kind
         self._namespaces = namespaces
@@ -88,7 +142,7 @@ class KindWatch:
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         self._cache: dict[resources.ResourceKey, Mapping[str, Any]] = {}
-        self._subscribers: set[asyncio.Queue[_Item]] = set()
+        self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self.lists = 0  # how many (re-)lists ran: for tests and metrics
         self.connects = 0  # how many watch requests were opened
@@ -97,16 +151,16 @@ class KindWatch:
     def group_kind(self) -> str:
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
-    def add(self) -> asyncio.Queue[_Item]:
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
+    def add(self) -> Subscription:
+        queue = Subscription(self.group_kind, self._max_pending)
         for key, obj in self._cache.items():
-            queue.put_nowait(base.WatchEvent(base.WatchEventType.ADDED, key, obj))
+            queue.put(base.WatchEvent(base.WatchEventType.ADDED, key, obj))
         self._subscribers.add(queue)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"watch {self.group_kind}")
         return queue
 
-    def remove(self, queue: asyncio.Queue[_Item]) -> bool:
+    def remove(self, queue: Subscription) -> bool:
         """Unsubscribe; True when that was the last subscriber (the watch stopped)."""
         self._subscribers.discard(queue)
         if self._subscribers:
@@ -123,7 +177,7 @@ class KindWatch:
 
     def _emit(self, item: _Item) -> None:
         for queue in self._subscribers:
-            queue.put_nowait(item)
+            queue.put(item)
 
     # --- the loop -------------------------------------------------------------
 
@@ -196,11 +250,14 @@ class KindWatch:
             except _Gone:
                 version = ""
             except errors.TargetUnavailable as exc:
+                # The server may have restarted (empty, or restored from a
+                # backup): resuming from our version could wait for ever.
                 _log.info("watch interrupted", kind=self.group_kind, error=str(exc))
+                version = ""
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
             except requesting.StatusError as exc:
-                if exc.code == 410:
+                if exc.code == 410 or _too_large(exc.status):
                     version = ""
                     continue
                 if exc.code == 403 and not namespace and rtype.namespaced:
@@ -260,7 +317,7 @@ class KindWatch:
                 obj: Mapping[str, Any] = event.get("object") or {}
                 if kind == "ERROR":
                     status = requesting.Status.of(int(obj.get("code") or 500), obj, "watch error")
-                    if status.code == 410:
+                    if status.code == 410 or _too_large(status):
                         raise _Gone
                     raise requesting.StatusError(status)
                 version = _version(obj) or version
@@ -286,6 +343,11 @@ class KindWatch:
 
 class _ForbiddenAcrossNamespaces(Exception):
     pass
+
+
+def _too_large(status: requesting.Status) -> bool:
+    """A Status saying "Too large resource version" (504, cause ResourceVersionTooLarge)."""
+    return any(c.get("reason") == "ResourceVersionTooLarge" for c in status.causes)
 
 
 def _version(obj: Mapping[str, Any]) -> str:

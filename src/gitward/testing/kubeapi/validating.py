@@ -153,6 +153,26 @@ def gone(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
 
 
+# kube-apiserver's storage.NewTooLargeResourceVersionError: a 504 Timeout
+# Status whose cause names the too-large version; clients (client-go's
+# reflector) then list again from scratch.
+TOO_LARGE_RETRY_SECONDS = 1
+
+
+def too_large_resource_version(requested: int, current: int) -> StatusError:
+    return StatusError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {requested}, current: {current}",
+        {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": TOO_LARGE_RETRY_SECONDS,
+        },
+    )
+
+
 def unauthorized() -> StatusError:
     return StatusError(401, "Unauthorized", "Unauthorized")
 

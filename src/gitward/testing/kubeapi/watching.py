@@ -5,7 +5,12 @@ each change into one newline-delimited JSON event on a chunked HTTP response.
 Semantics follow the kube-apiserver watch cache: without a resourceVersion (or
 with ``0``) the current objects come first as ADDED; with one, events after it
 are replayed from the bucket's history, or an ERROR event with a 410 Expired
-Status ends the stream when that history no longer reaches back; a change that
+Status ends the stream when that history no longer reaches back. A version
+newer than the server has (it restarted empty, as after an etcd restore) is
+waited for up to :data:`TOO_LARGE_WAIT` seconds, then answered with the ERROR
+event kube-apiserver's watch cache sends a client that must be fresh (a 504
+Timeout Status, cause ``ResourceVersionTooLarge``: "Too large resource
+version"), so a client that resumes from a stale version finds out; a change that
 moves an object out of (into) a label selector is sent as DELETED (ADDED).
 Started by :mod:`.serving`; everything runs on the server's event loop.
 """
@@ -23,6 +28,10 @@ from gitward.testing.kubeapi import selecting, storing, types, validating
 # A client that reads slower than events arrive is cut off (as kube-apiserver
 # does) rather than buffering without bound; it re-lists and watches again.
 MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+
+# How long a watch from a future resourceVersion waits for the store to reach
+# it: the 3 s kube-apiserver's watch cache blocks (waitUntilFreshAndBlock).
+TOO_LARGE_WAIT = 3.0
 
 TableBuilder = Callable[[list[Mapping[str, Any]], bool], dict[str, Any]]
 
@@ -123,8 +132,11 @@ class WatchStream:
         self._write(orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n")
 
     def expired(self, message: str) -> None:
-        status = validating.gone(message).body()
-        self._write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        self.fail(validating.gone(message))
+
+    def fail(self, error: validating.StatusError) -> None:
+        """End the stream with an ERROR event carrying ``error``'s Status."""
+        self._write(orjson.dumps({"type": "ERROR", "object": error.body()}) + b"\n")
         self.close()
 
     def close(self) -> None:
@@ -161,6 +173,9 @@ async def run(
         if since < bucket.floor:
             stream.expired(f"too old resource version: {since} ({bucket.floor})")
             return
+        if since > store.rv and not await _caught_up(store, since, stream):
+            stream.fail(validating.too_large_resource_version(since, store.rv))
+            return
         for event in bucket.events_after(since):
             stream.deliver(event)
     bucket.watchers.add(stream)
@@ -184,6 +199,16 @@ async def run(
                 stream.bookmark(store.rv)
     finally:
         stream.close()
+
+
+async def _caught_up(store: storing.Store, version: int, stream: WatchStream) -> bool:
+    """Whether the store reaches ``version`` within :data:`TOO_LARGE_WAIT`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TOO_LARGE_WAIT
+    # The store signals no "version reached"; a rare, short poll is enough here.
+    while store.rv < version and loop.time() < deadline and not stream.done.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return store.rv >= version
 
 
 def _order(obj: Mapping[str, Any]) -> tuple[str, str]:
