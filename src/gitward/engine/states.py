@@ -48,6 +48,10 @@ class AppState:
     suspended: bool = False  # set by a person (API/CLI); spec.suspend also suspends
     pinned_revision: str = ""  # rollback --to: auto-sync paused until released
     last_operation: int | None = None
+    # Notifications: the revision a sync of this run applied, and the one a
+    # Deployed event already named (engine.transitions).
+    synced_this_run: str = ""
+    announced_revision: str = ""
     reconciled_at: datetime | None = None
     message: str = ""
 

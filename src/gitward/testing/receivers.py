@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -24,6 +25,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    # Wall-clock arrival, to compare with times other processes recorded.
+    received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def json(self) -> Any:
         return json.loads(self.body)
