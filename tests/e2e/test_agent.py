@@ -246,6 +246,8 @@ def test_commit_is_applied_and_drift_corrected_without_calling_gitward(
     assert kget(cluster, "-n", "agent", "configmap", "report")["data"]["value"] == "by-hand"
     drift_events = [e for e in agent.events("report") if e.reason == "DriftDetected"]
     assert drift_events and "/data/value" in drift_events[0].message
+    # Drift that says who: kubectl patch records itself in managedFields.
+    assert "/data/value by kubectl-patch (Update) at " in drift_events[0].message
 
 
 def test_webhook_triggers_sync_at_once(

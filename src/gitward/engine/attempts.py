@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gitward.engine import context, decisions, reconciling, states
+from gitward.engine import context, decisions, reconciling, states, transitions
 from gitward.model import operations, plans, resources, status
 
 OnWrite = Callable[[resources.ResourceKey, Mapping[str, Any]], None]
@@ -46,6 +46,15 @@ async def sync_recorded(
     )
     op_id = await ctx.store.start_operation(running)
     state.last_operation = op_id
+    if not dry_run:
+        # Commit status "pending"; notifications read it from the event log.
+        await ctx.event(
+            state.name,
+            "Normal",
+            transitions.SYNC_STARTED,
+            f"syncing {running.revision.sha[:12]} ({trigger})",
+            running.revision.sha,
+        )
     try:
         if plan is None or desired is None or prune is not None:
             report = await reconciling.sync(
@@ -95,6 +104,7 @@ async def _record_outcome(
     if op.phase is operations.OperationPhase.SUCCEEDED:
         state.failures, state.failed_revision = 0, ""
         state.synced_revision = op.revision.sha
+        state.synced_this_run = op.revision.sha
         state.sync = status.SyncStatus.SYNCED
         state.set_condition(states.RECONCILED, True, "Succeeded", op.message, now)
         await ctx.event(state.name, "Normal", "SyncSucceeded", op.message, op.revision.sha)
@@ -102,7 +112,11 @@ async def _record_outcome(
     state.failures += 1
     state.failed_revision = op.revision.sha
     state.set_condition(states.RECONCILED, False, op.reason or "SyncFailed", op.message, now)
-    await ctx.event(state.name, "Warning", op.reason or "SyncFailed", op.message, op.revision.sha)
+    # One reason for every failed sync, so alerts and commit statuses can select
+    # it; the stage that failed leads the message (and stays in the condition).
+    reason = op.reason or transitions.SYNC_FAILED
+    message = op.message if reason == transitions.SYNC_FAILED else f"{reason}: {op.message}"
+    await ctx.event(state.name, "Warning", transitions.SYNC_FAILED, message, op.revision.sha)
     schedule_retry(ctx, state)
 
 

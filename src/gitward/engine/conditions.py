@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitward import errors
-from gitward.engine import attempts, context, metrics, reconciling, states, waiting
+from gitward.engine import (
+    attempts,
+    context,
+    drifts,
+    metrics,
+    reconciling,
+    states,
+    transitions,
+    waiting,
+)
 from gitward.health import assessing
 from gitward.model import plans, status
 
@@ -75,12 +84,10 @@ def dependencies_ready(ctx: context.Context, state: states.AppState, now: dateti
 async def drift_detected(
     ctx: context.Context, state: states.AppState, plan: plans.Plan, now: datetime
 ) -> None:
-    drifted = tuple(
-        f"{c.key} {fc.path}" if fc.path else str(c.key)
-        for c in plan.changes
-        if c.is_change and not c.hook
-        for fc in (c.field_changes or (plans.FieldChange("", None, None),))
-    )
+    # Each drifted field names who set it (managedFields), so the event, its
+    # notifications and the UI say "by kubectl (Update via scale) at 14:02".
+    target = ctx.runtime.target(state.app.spec.destination.target)
+    drifted = await drifts.attributed(target, plan)
     if state.drift_since is None or drifted != state.drifted:
         await ctx.event(
             state.name,
@@ -94,7 +101,24 @@ async def drift_detected(
 
 async def refresh_health(ctx: context.Context, state: states.AppState) -> None:
     """Assess every managed object on the target; set health, the per-resource
-    rows and the ``Ready`` condition."""
+    rows and the ``Ready`` condition; record what the change announces
+    (``engine.transitions``: Deployed, HealthDegraded, HealthRecovered)."""
+    before = state.health.status
+    await _assess_health(ctx, state)
+    for said in transitions.health(
+        before,
+        state.health,
+        sync=state.sync,
+        synced_revision=state.synced_revision,
+        synced_this_run=state.synced_this_run,
+        announced_revision=state.announced_revision,
+    ):
+        if said.reason == transitions.DEPLOYED:
+            state.announced_revision = said.revision
+        await ctx.event(state.name, said.type, said.reason, said.message, said.revision)
+
+
+async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
     if not state.managed_keys:
         state.health = status.HealthResult(status.HealthStatus.HEALTHY)
         state.resource_statuses = []

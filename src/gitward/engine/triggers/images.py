@@ -45,3 +45,12 @@ class ImagePolicies:
                 continue
             if await revisions.ref_moved(ctx, state, resolved):
                 ctx.queue.add(state.name, f"new commit {pushed.sha[:12]} by image policy {policy}")
+                # What alerts select on (ImageUpdated); the sync that follows
+                # records its own events.
+                await ctx.event(
+                    state.name,
+                    "Normal",
+                    "ImageUpdated",
+                    f"image policy {policy} committed {pushed.sha[:12]} to {pushed.branch}",
+                    pushed.sha,
+                )
