@@ -232,13 +232,17 @@ def test_bootstrap_installs_gitward_which_then_manages_itself(
         assert "nothing changed" in out
         assert len(_git(env, "log", "--format=%H", "main", cwd=bare).splitlines()) == 1
 
-        # An Application applied to the cluster is picked up and reports back.
-        _git(env, "clone", "-q", url, str(tmp_path / "work"))
-        (tmp_path / "work" / "web").mkdir()
-        (tmp_path / "work" / "web" / "cm.yaml").write_text(CONFIGMAP)
-        _git(env, "add", "-A", cwd=tmp_path / "work")
-        _git(env, "commit", "-qm", "web", cwd=tmp_path / "work")
-        _git(env, "push", "-q", "origin", "HEAD:main", cwd=tmp_path / "work")
+        # An upgrade is a commit; an Application applied to the cluster is picked
+        # up and reports back.
+        work = tmp_path / "work"
+        _git(env, "clone", "-q", url, str(work))
+        install = work / PATH / "gitward" / "install.yaml"
+        install.write_text(install.read_text().replace(IMAGE, IMAGE.replace("1.2.3", "1.2.4")))
+        (work / "web").mkdir()
+        (work / "web" / "cm.yaml").write_text(CONFIGMAP)
+        _git(env, "add", "-A", cwd=work)
+        _git(env, "commit", "-qm", "upgrade gitward; web", cwd=work)
+        _git(env, "push", "-q", "origin", "HEAD:main", cwd=work)
         _kubectl(cluster, "create", "namespace", "web")
         web = {
             "apiVersion": "gitward.dev/v1",
@@ -259,6 +263,12 @@ def test_bootstrap_installs_gitward_which_then_manages_itself(
             "the cluster-declared Application to sync",
         )
         assert _kget(cluster, "configmap", "web-settings", "-n", "web") is not None
+        _eventually(
+            lambda: _kget(cluster, "deploy", "gitward", "-n", "gitward-system")["spec"]["template"][
+                "spec"
+            ]["containers"][0]["image"].endswith(":1.2.4"),
+            "gitward to apply its own upgrade",
+        )
     finally:
         if agent is not None:
             agent.stop()
