@@ -7,11 +7,12 @@ to the work queue (``engine.queueing``) and the queue to the workers
     recover interrupted operations of owned Applications   (engine.recovery)
     restore the statuses saved by the previous run
     root        -> queue    Applications declared, changed, removed
-    pollers     -> queue    a repository's ref moved (one poller per URL)
+    pollers     -> queue    a repository's ref moved, a newer chart (one poller per URL)
     pushes      -> queue    the same, at once (webhooks call Agent.push)
     watches     -> queue    a managed object changed on its target
     resync      -> queue    a full reconcile is due (syncPolicy.interval)
     images      -> queue    an image policy committed a new tag
+    charts      -> queue    a chart policy committed a new chart version
     queue -> workers        reconcile one owned Application, record it
 
 Everything the parts share lives in one ``engine.context.Context``; which
@@ -40,6 +41,7 @@ from gitward.engine import (
     workers,
 )
 from gitward.engine.triggers import (
+    charts,
     cluster_objects,
     images,
     polling,
@@ -102,10 +104,11 @@ class Agent:
             ctx.subscribe(self._publisher.notify)
         self._root = roots.Root(
             ctx,
-            on_declared=lambda app: self._pollers.ensure(app.spec.source.repo_url),
+            on_declared=self._pollers.ensure_app,
             on_loaded=self._git_loaded if self._cluster is not None else None,
         )
         self._images = images.ImagePolicies(ctx)
+        self._charts = charts.ChartPolicies(ctx)
         self._workers = workers.Workers(
             ctx, on_write=self._watches.remember, on_planned=self._watches.ensure
         )
@@ -133,6 +136,8 @@ class Agent:
                 group.create_task(resyncing.run(ctx))
                 if self.settings.image_policies:
                     group.create_task(self._images.run())
+                if self.settings.chart_policies:
+                    group.create_task(self._charts.run())
                 for _ in range(self.options.workers):
                     group.create_task(self._workers.run())
         finally:
@@ -140,6 +145,7 @@ class Agent:
             self._pollers.stop()
             self._watches.stop()
             self._images.stop()
+            self._charts.stop()
 
     async def _git_loaded(self, git: _Catalog) -> None:
         assert self._cluster is not None

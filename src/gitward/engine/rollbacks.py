@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gitward import errors
-from gitward.engine import runtimes, states
+from gitward.engine import runtimes, sourcing, states
 from gitward.model import operations
 from gitward.source import committing
 from gitward.store import base as store_base
@@ -49,6 +49,26 @@ class Host(Protocol):
     ) -> None: ...
 
 
+async def _pin_sources(agent: Host, state: states.AppState, to: str | None) -> RollbackResult:
+    # A chart's or several sources' revision is no single commit: there is no
+    # Git history to revert, but a former revision resolves exactly again.
+    if not to:
+        raise errors.ConfigError(
+            f"Application {state.name} reads a chart or several sources: a revert in Git "
+            "cannot name its revision; pin a former one (rollback --to REVISION, from its history)"
+        )
+    resolved = await sourcing.resolve(agent.runtime, state.app, revision=to)
+    await agent.pin(state.name, resolved.revision.sha)
+    await agent.record_event(
+        state.name,
+        "Warning",
+        "Pinned",
+        f"pinned to {operations.short_revision(resolved.revision.sha)} by rollback; "
+        "automated sync paused until released",
+    )
+    return RollbackResult("pin", resolved.revision.sha)
+
+
 @dataclass(frozen=True, slots=True)
 class RollbackResult:
     mode: str  # "revert" or "pin"
@@ -68,6 +88,8 @@ async def rollback(
     state = agent.apps.get(name)
     if state is None:
         raise errors.ConfigError(f"Application {name!r} is not declared")
+    if not sourcing.follows_one_commit(state.app):
+        return await _pin_sources(agent, state, to)
     source = state.app.spec.source
     repo = agent.runtime.repo(source.repo_url)
     sources = agent.runtime.sources

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gitward.engine import context, imaging
+from gitward.engine import context, imaging, sourcing
 from gitward.engine.triggers import revisions
 from gitward.source import committing, webhooks
 
@@ -41,7 +41,7 @@ class ImagePolicies:
         resolved: dict[tuple[str, str], str] = {}
         wanted = webhooks.normalise_url(url)
         for state in list(ctx.apps.values()):
-            if webhooks.normalise_url(state.app.spec.source.repo_url) != wanted:
+            if wanted not in {webhooks.normalise_url(u) for u in sourcing.git_urls(state.app)}:
                 continue
             if await revisions.ref_moved(ctx, state, resolved):
                 ctx.queue.add(state.name, f"new commit {pushed.sha[:12]} by image policy {policy}")

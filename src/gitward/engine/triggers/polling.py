@@ -1,19 +1,24 @@
 """The polling trigger: one poller per repository URL.
 
 Each poller fetches its repository every poll interval (jittered) and queues
-the Applications whose ref moved. It says at once when the repository
-becomes unreachable or comes back (``SourceAvailable``); Applications keep
-running on the last fetched commit meanwhile. A poller stops when no
-Application uses its repository any more.
+the Applications whose ref moved. A Helm repository's poller refreshes its
+``index.yaml`` (a conditional request) and an OCI chart's lists its tags
+instead, then queues the Applications for which a newer version is now
+allowed. An Application with several sources has a poller per source.
+Each poller says at once when its repository becomes unreachable or comes
+back (``SourceAvailable``); Applications keep running on the last fetched
+commit (or index) meanwhile. A poller stops when no Application uses its
+repository any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from gitward.engine import context, states
+from gitward import errors
+from gitward.config import applications
+from gitward.engine import context, sourcing, states
 from gitward.engine.triggers import revisions
-from gitward.source import base as source_base
 
 
 class Pollers:
@@ -22,9 +27,19 @@ class Pollers:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def ensure(self, url: str) -> None:
-        """Poll ``url`` from now on (once per URL)."""
+        """Poll the Git repository ``url`` from now on (once per URL)."""
         if url not in self._tasks:
             self._tasks[url] = asyncio.create_task(self._poll(url), name=f"poll {url}")
+
+    def ensure_app(self, app: applications.Application) -> None:
+        """Poll every repository (Git or chart) the Application reads."""
+        for url in sourcing.git_urls(app):
+            self.ensure(url)
+        for url in sourcing.chart_urls(app):
+            if url not in self._tasks:
+                self._tasks[url] = asyncio.create_task(
+                    self._poll_charts(url), name=f"poll charts {url}"
+                )
 
     def stop(self) -> None:
         for task in self._tasks.values():
@@ -34,26 +49,45 @@ class Pollers:
         ctx = self._ctx
         while True:
             await asyncio.sleep(context.jittered(ctx.options))
-            users = [s for s in ctx.apps.values() if s.app.spec.source.repo_url == url]
+            users = [s for s in ctx.apps.values() if url in sourcing.git_urls(s.app)]
             if not users:
                 self._tasks.pop(url, None)
                 return
             fetched = await revisions.fetch(ctx, url)
             resolved: dict[tuple[str, str], str] = {}
+            problem = "" if fetched is not None and not fetched.stale else "fetch failed"
+            if fetched is not None and fetched.stale:
+                problem = fetched.error
             for state in users:
-                await self._note_source(state, fetched)
+                await self._note_source(state, problem)
                 if await revisions.ref_moved(ctx, state, resolved):
                     ctx.queue.add(state.name, "new commit (poll)")
 
-    async def _note_source(
-        self, state: states.AppState, fetched: source_base.FetchResult | None
-    ) -> None:
+    async def _poll_charts(self, url: str) -> None:
+        ctx = self._ctx
+        while True:
+            await asyncio.sleep(context.jittered(ctx.options))
+            users = [s for s in ctx.apps.values() if url in sourcing.chart_urls(s.app)]
+            if not users:
+                self._tasks.pop(url, None)
+                return
+            try:
+                problem = await sourcing.refresh_chart_repository(ctx.runtime, url)
+            except errors.GitwardError as exc:
+                problem = exc.message
+            for state in users:
+                await self._note_source(state, problem)
+                if await revisions.ref_moved(ctx, state):
+                    ctx.queue.add(state.name, "new chart version (poll)")
+
+    async def _note_source(self, state: states.AppState, problem: str) -> None:
+        """``problem``: why the repository could not be refreshed ('' when it was)."""
         ctx = self._ctx
         now = ctx.clock()
         current = state.conditions.get(states.SOURCE_AVAILABLE)
         was_ok = current is None or current.status
-        if fetched is None or fetched.stale:
-            message = fetched.error if fetched is not None else "fetch failed"
+        if problem:
+            message = problem
             if was_ok:
                 state.set_condition(
                     states.SOURCE_AVAILABLE,

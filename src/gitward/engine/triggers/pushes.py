@@ -4,7 +4,7 @@ first). A push to the root repository wakes the root trigger."""
 
 from __future__ import annotations
 
-from gitward.engine import context, states
+from gitward.engine import context, sourcing, states
 from gitward.engine.triggers import revisions
 from gitward.source import webhooks
 
@@ -18,13 +18,17 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
     queued = []
     by_url: dict[str, list[states.AppState]] = {}
     for state in ctx.apps.values():
-        url = webhooks.normalise_url(state.app.spec.source.repo_url)
-        if url in pushed:
-            by_url.setdefault(state.app.spec.source.repo_url, []).append(state)
+        # Any Git source of the Application: a push to its values repository
+        # triggers it as much as one to its manifests.
+        for source_url in sourcing.git_urls(state.app):
+            if webhooks.normalise_url(source_url) in pushed:
+                by_url.setdefault(source_url, []).append(state)
     for url, affected in by_url.items():
         await revisions.fetch(ctx, url)
         resolved: dict[tuple[str, str], str] = {}
         for state in affected:
+            if state.name in queued:
+                continue
             if await revisions.ref_moved(ctx, state, resolved):
                 ctx.queue.add(state.name, f"webhook push {event.after[:12]}")
                 queued.append(state.name)

@@ -1,7 +1,8 @@
 """Fetching a repository and telling whether an Application's ref moved.
 
-Shared by the triggers that follow commits (``polling``, ``pushes``,
-``images``); it only reads, and cancels a sync made stale by a newer revision.
+Shared by the triggers that follow commits and chart versions (``polling``,
+``pushes``, ``images``, ``charts``); it only reads, and cancels a sync made
+stale by a newer revision.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import structlog
 
 from gitward import errors
-from gitward.engine import context, states
+from gitward.engine import context, sourcing, states
 from gitward.source import base as source_base
 
 _log = structlog.get_logger(__name__)
@@ -30,13 +31,28 @@ async def ref_moved(
     state: states.AppState,
     resolved: dict[tuple[str, str], str] | None = None,
 ) -> bool:
-    """Whether the Application's ref now names another commit.
+    """Whether the Application's ref now names another commit (or, with charts
+    or several sources, whether any source names another version or commit).
 
     ``resolved`` memoises (url, ref) → sha for one pass over many
     Applications: in a monorepo, 200 Applications on ``main`` cost one
     resolve, not 200.
     """
     if state.pinned_revision:
+        return False
+    if not sourcing.follows_one_commit(state.app):
+        try:
+            identity = await sourcing.current_identity(
+                ctx.runtime,
+                state.app,
+                max_age=ctx.options.poll_interval,
+                project=ctx.project(state.app),
+            )
+        except errors.GitwardError:
+            return True  # let the reconcile report it
+        if identity != state.revision:
+            ctx.supersede(state.name, identity)
+            return True
         return False
     source = state.app.spec.source
     memo = (source.repo_url, source.ref)
@@ -51,7 +67,9 @@ async def ref_moved(
         sha = revision.sha
         if resolved is not None:
             resolved[memo] = sha
-    if sha != state.revision:
+    # A chart in Git with fetched dependencies: its identity is the commit
+    # plus their digests; a poll follows the commit (resync re-resolves them).
+    if sha != sourcing.commit_of(state.revision):
         ctx.supersede(state.name, sha)
         return True
     return False
