@@ -109,6 +109,7 @@ class Agent:
         )
         self._images = images.ImagePolicies(ctx)
         self._charts = charts.ChartPolicies(ctx)
+        self.chart_statuses = self._charts.statuses
         self._workers = workers.Workers(
             ctx, on_write=self._watches.remember, on_planned=self._watches.ensure
         )
