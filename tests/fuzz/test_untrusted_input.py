@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gitward import errors
@@ -293,6 +293,9 @@ KUSTOMIZE_OPTIONS = st.dictionaries(
 
 @FUZZ
 @given(kustomization=st.one_of(KUSTOMIZATION, VALUES), options=KUSTOMIZE_OPTIONS)
+# Found by bench/fuzz.py (seed 11): a TypeError instead of a named error.
+@example(kustomization={"patches": True}, options={})
+@example(kustomization={"configMapGenerator": True}, options={})
 def test_kustomize_request_building_stays_in_the_repository(
     kustomization: Any, options: dict[str, Any]
 ) -> None:

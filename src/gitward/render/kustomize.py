@@ -221,6 +221,15 @@ def _strings(value: Any, kfile: str, name: str) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
+def _list(value: Any, kfile: str, name: str) -> list[Any]:
+    # Found by fuzzing: `patches: true` once raised a TypeError, not a named error.
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise errors.RenderError(f"kustomization {kfile!r}: {name} must be a list")
+    return value
+
+
 def _is_inline(text: str) -> bool:
     # patchesStrategicMerge, generators, transformers and validators entries
     # may be inline YAML instead of a path; a path is one line without ": ".
@@ -243,14 +252,14 @@ def _references(body: Mapping[str, Any], kfile: str) -> Iterator[tuple[str, str,
         if not _is_inline(ref):
             yield "patchesStrategicMerge", ref, False
     for name in ("patches", "patchesJson6902", "replacements"):
-        for item in body.get(name) or []:
+        for item in _list(body.get(name), kfile, name):
             if isinstance(item, Mapping) and isinstance(item.get("path"), str):
                 yield name, item["path"], False
     openapi = body.get("openapi")
     if isinstance(openapi, Mapping) and isinstance(openapi.get("path"), str):
         yield "openapi", openapi["path"], False
     for name in ("configMapGenerator", "secretGenerator"):
-        for generator in body.get(name) or []:
+        for generator in _list(body.get(name), kfile, name):
             if not isinstance(generator, Mapping):
                 continue
             for source in _strings(generator.get("files"), kfile, f"{name}.files"):
