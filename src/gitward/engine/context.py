@@ -22,7 +22,7 @@ from gitward.engine import (
     imaging,
     ownership,
     persisting,
-    policies,
+    projecting,
     queueing,
     runtimes,
     states,
@@ -110,8 +110,8 @@ class Context:
         return state
 
     def project(self, app: applications.Application) -> applications.Project | None:
-        projects = dict(self.catalog.projects) if self.catalog is not None else None
-        return policies.project_for(app, projects)
+        """The Project limiting ``app``: the same decision as the API's and the CLI's."""
+        return projecting.in_catalog(self.catalog, app)
 
     def supersede(self, name: str, revision: str) -> None:
         """``name``'s ref now names ``revision``: cancel a sync still running
