@@ -133,6 +133,11 @@ def test_serve_sends_signed_webhooks_and_commit_statuses(
                 assert answer.status_code == 200
                 seen.append(answer.text)
             assert 'gitward_notifications_total{outcome="sent",provider="hook"}' in seen[-1]
+            assert 'gitward_delivery_deployments{app="web-shop"}' in seen[-1]
+            figures = api.get("/api/v1/delivery", params={"app": "web-shop", "since": "1d"}).json()
+            assert figures["deploymentFrequency"]["deployments"] == 1
+            assert figures["leadTimeForChanges"]["commits"] == 1
+            assert figures["changeFailureRate"]["rate"] == 0.0
         cli = subprocess.run(
             [
                 sys.executable,
@@ -154,6 +159,28 @@ def test_serve_sends_signed_webhooks_and_commit_statuses(
         )
         assert {d["provider"] for d in json.loads(cli.stdout)} == {"hook", "prs"}
         seen += [cli.stdout, cli.stderr]
+        table = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gitward",
+                "notifications",
+                "log",
+                "--server",
+                agent.url,
+                "--token",
+                token,
+                "--provider",
+                "prs",
+            ],
+            env=agent.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "Deployed" in table.stdout and "sent" in table.stdout
+        assert "hook" not in table.stdout
+        seen += [table.stdout, table.stderr]
         with httpx.Client(base_url=agent.url, timeout=10, follow_redirects=True) as ui:
             ui.post("/login", data={"token": token, "next": "/"}, headers={"Origin": agent.url})
             page = ui.get("/notifications")

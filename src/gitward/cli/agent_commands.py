@@ -15,7 +15,7 @@ from gitward.api import app as api_app
 from gitward.cli import logs
 from gitward.config import settings as config_settings
 from gitward.engine import documents, loop, runtimes
-from gitward.engine.delivery import publishing
+from gitward.engine.delivery import exporting
 from gitward.engine.notifications import running as notifying
 from gitward.store import locking, storing
 
@@ -72,7 +72,7 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
             notifier = notifying.for_agent(agent)
             if notifier is not None:
                 tasks.append(asyncio.create_task(notifier.run(), name="notifications"))
-            tasks.append(asyncio.create_task(publishing.run(agent), name="delivery-metrics"))
+            tasks.append(asyncio.create_task(exporting.run(agent), name="delivery-metrics"))
             try:
                 # uvicorn returns when it receives SIGINT/SIGTERM; the agent stops then.
                 await server.serve()

@@ -104,7 +104,7 @@ class Metrics:
             registry=self.registry,
         )
         # Delivery (DORA) figures over deliveryMetrics.window, per Application,
-        # recomputed from the history every few minutes (engine.delivery.publishing).
+        # recomputed from the history every few minutes (engine.delivery.exporting).
         self.delivery_deployments = Gauge(
             "gitward_delivery_deployments",
             "Deployments (successful syncs that changed something) in the window.",
