@@ -162,6 +162,8 @@ async def test_drift_shows_in_the_list_the_timeline_and_the_diff(stack: Stack) -
         drift = re.search(r'<li class="event event-warning event-drift">(.*?)</li>', events, re.S)
         assert drift and "DriftDetected" in drift.group(1)
         assert "ConfigMap default/web-settings /data/value" in drift.group(1)
+        # ... and who: the field manager kubectl patch recorded, with the time.
+        assert "/data/value by kubectl-patch (Update) at 20" in drift.group(1)
         assert "drift since" in page
         diff = (await client.get(f"/apps/{APP}/diff")).text
         assert "&#34;hacked&#34;" in diff and "&#34;blue&#34;" in diff

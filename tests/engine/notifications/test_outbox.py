@@ -283,3 +283,32 @@ def test_configuration_errors_name_what_is_wrong() -> None:
         config.ProviderSettings.model_validate({"type": "github"})
     with pytest.raises(ValueError, match="template line 1"):
         config.AlertSpec.model_validate({"provider": "p", "template": "{{ oops"})
+
+
+async def test_a_slow_receiver_holds_only_its_own_notifications(store: storing.SqlStore) -> None:
+    with (
+        receivers.Receiver(delay=2.0) as slow,
+        receivers.Receiver() as fast,
+    ):
+        config_ = config.NotificationSettings.model_validate(
+            {
+                "providers": {
+                    "slow": {"type": "webhook", "url": slow.url, "timeout": "5s"},
+                    "fast": {"type": "webhook", "url": fast.url},
+                },
+                "alerts": [{"provider": "slow"}, {"provider": "fast"}],
+            }
+        )
+        async with notifier(store, config_) as service:
+            started = asyncio.get_running_loop().time()
+            for n in range(3):
+                await event(store, "web-1", "SyncSucceeded", f"n{n}")
+                recorded = asyncio.get_running_loop().time()
+                service.wake()
+            await asyncio.to_thread(fast.wait_for, 3, 5)
+            fast_done = asyncio.get_running_loop().time()
+            # Recording events never waited for either receiver.
+            assert recorded - started < 1.0
+            # The fast receiver got all three while the slow one was still answering.
+            assert fast_done - started < 1.5
+            assert len(slow.requests) < 3
