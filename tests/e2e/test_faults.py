@@ -8,6 +8,8 @@ to hang as the fault requires; repositories are real git repositories.
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,8 @@ import pytest
 
 from gitward.testing import kubeapi
 from tests.e2e.test_agent import CONFIGMAP, AgentProcess, application, eventually, free_port
-from tests.fixtures import Git, kget
+from tests.fixtures import Git, kget, kubectl
+from tests.manifests import deployment
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +33,15 @@ class Cluster:
     def __init__(self, tmp_path: Path) -> None:
         self.port = free_port()
         self.kubeconfig = tmp_path / "kubeconfig"
+        self.progress_deadline = 3.0
         self._running: contextlib.ExitStack | None = None
 
     def start(self) -> None:
         stack = contextlib.ExitStack()
         server = stack.enter_context(
-            kubeapi.running(port=self.port, workload_delay=0.1, progress_deadline=3.0)
+            kubeapi.running(
+                port=self.port, workload_delay=0.1, progress_deadline=self.progress_deadline
+            )
         )
         server.write_kubeconfig(self.kubeconfig)
         self._running = stack
@@ -112,3 +118,132 @@ def test_an_api_server_restarted_empty_is_seen_and_healed_within_seconds(
     )
     assert kget(restartable, "-n", "agent", "configmap", "reported") is None
     assert "DriftDetected" in [e.reason for e in agent.events("reported")]
+
+
+class Hang:
+    """A server at the cluster's address that accepts connections and never answers."""
+
+    def __init__(self, port: int) -> None:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(64)
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self._sock.accept()
+                self._held.append(conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._sock.close()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+
+
+def with_target_timeout(agent: AgentProcess, timeout: str) -> None:
+    text = agent.config.read_text()
+    agent.config.write_text(text.replace("kubeconfig: ", f"timeout: {timeout}, kubeconfig: ", 1))
+
+
+def condition(status: Any, type_: str) -> Any:
+    return next((c for c in status.conditions if c.type == type_), None)
+
+
+def test_a_hanging_target_is_a_condition_and_no_revision_is_claimed(
+    git: Git, restartable: Cluster, agent_on: Callable[..., AgentProcess]
+) -> None:
+    first = git.commit(
+        "app",
+        {
+            "apps/web.yaml": application("web", git.url, "web"),
+            "web/ns.yaml": NAMESPACE,
+            "web/cm.yaml": CONFIGMAP.format(name="web", value="1"),
+        },
+    )
+    agent = agent_on(git.url, poll="0.5s")
+    with_target_timeout(agent, "2s")
+    agent.start()
+    eventually(lambda: (s := agent.status("web")) and s.sync.value == "Synced" and s, "first sync")
+
+    restartable.stop()
+    hang = Hang(restartable.port)
+    try:
+        head = git.commit("v2", {"web/cm.yaml": CONFIGMAP.format(name="web", value="2")})
+        status = eventually(
+            lambda: (
+                (s := agent.status("web"))
+                and (c := condition(s, "TargetReachable")) is not None
+                and not c.status
+                and s
+            ),
+            "TargetReachable False",
+        )
+        assert condition(status, "TargetReachable").reason == "TargetUnreachable"
+        assert status.desired_revision == head
+        assert status.sync.value != "Synced"  # never "Synced" at a revision not applied
+        assert status.synced_revision is not None and status.synced_revision.sha == first
+        unreachable = [e for e in agent.events("web") if e.reason == "TargetUnreachable"]
+        assert len(unreachable) == 1 and "target test unreachable" in unreachable[0].message
+    finally:
+        hang.close()
+
+    restartable.start()  # back (empty): the agent applies the new head and says so
+    status = eventually(
+        lambda: (
+            (s := agent.status("web"))
+            and s.sync.value == "Synced"
+            and s.synced_revision is not None
+            and s.synced_revision.sha == head
+            and s
+        ),
+        "synced at the new head",
+    )
+    assert condition(status, "TargetReachable").status
+    assert "TargetReachable" in [e.reason for e in agent.events("web")]
+    assert kget(restartable, "-n", "agent", "configmap", "web")["data"]["value"] == "2"
+
+
+def test_degraded_after_a_successful_sync_and_health_timeout_outside_a_sync(
+    git: Git, restartable: Cluster, agent_on: Callable[..., AgentProcess]
+) -> None:
+    # The API test server never gives up on this rollout itself: only the
+    # Application's healthTimeout (3 s) can call it Degraded.
+    restartable.stop()
+    restartable.progress_deadline = 600.0
+    restartable.start()
+    git.commit(
+        "app",
+        {
+            "apps/web.yaml": application("web", git.url, "web", self_heal=False).replace(
+                "healthTimeout: 60s", "healthTimeout: 3s"
+            ),
+            "web/ns.yaml": NAMESPACE,
+            "web/deploy.yaml": deployment("web", "example/web:1"),
+        },
+    )
+    agent = agent_on(git.url)
+    agent.start()
+    eventually(
+        lambda: (s := agent.status("web")) and s.health.status.value == "Healthy",
+        "synced and healthy",
+    )
+    assert "HealthDegraded" not in [e.reason for e in agent.events("web")]
+
+    # Someone rolls out an image that never starts; no sync is running.
+    kubectl(restartable, "-n", "agent", "set", "image", "deployment/web", "main=example/fail:2")
+    status = eventually(
+        lambda: (s := agent.status("web")) and s.health.status.value == "Degraded" and s,
+        "Degraded after healthTimeout",
+        timeout=30,
+    )
+    assert "healthTimeout (3s)" in status.health.message
+    degraded = [e for e in agent.events("web") if e.reason == "HealthDegraded"]
+    assert len(degraded) == 1 and degraded[0].type.value == "Warning"
+    assert "healthTimeout" in degraded[0].message

@@ -15,6 +15,7 @@ from gitward.engine import (
     context,
     drifts,
     metrics,
+    queueing,
     reconciling,
     states,
     transitions,
@@ -27,18 +28,54 @@ from gitward.model import plans, status
 async def stage_failed(
     ctx: context.Context, state: states.AppState, exc: errors.GitwardError, now: datetime
 ) -> None:
-    """A stage before the sync failed: one named reason, an event, a retry."""
+    """A stage before the sync failed: one named reason, an event, a retry.
+
+    Status never claims a revision it did not apply: Synced survives only
+    when the failed reconcile was about the revision already applied, and
+    never when the target could not be read (nothing can be compared then).
+    """
     state.set_condition(states.RECONCILED, False, exc.reason, str(exc), now)
     if isinstance(exc, errors.SourceUnavailable):
         state.set_condition(states.SOURCE_AVAILABLE, False, exc.reason, str(exc), now)
-    if state.sync is not status.SyncStatus.SYNCED:
+    unreachable = isinstance(exc, errors.TargetUnavailable)
+    if unreachable:
+        await target_unreachable(ctx, state, exc, now)
+    if (
+        unreachable
+        or state.sync is not status.SyncStatus.SYNCED
+        or state.revision != state.synced_revision
+    ):
         state.sync = status.SyncStatus.UNKNOWN
     state.message = str(exc)
-    await ctx.event(state.name, "Warning", exc.reason, str(exc))
+    await ctx.event(state.name, "Warning", exc.reason, str(exc), state.revision)
     state.failures += 1
     state.failed_revision = state.revision
     attempts.schedule_retry(ctx, state)
     await ctx.save(state)
+
+
+async def target_unreachable(
+    ctx: context.Context, state: states.AppState, exc: errors.GitwardError, now: datetime
+) -> None:
+    """The destination did not answer: a condition, and an event when it changes."""
+    current = state.conditions.get(states.TARGET_REACHABLE)
+    target = state.app.spec.destination.target
+    state.set_condition(states.TARGET_REACHABLE, False, "TargetUnreachable", str(exc), now)
+    if current is None or current.status:
+        await ctx.event(
+            state.name, "Warning", "TargetUnreachable", f"target {target} unreachable: {exc}"
+        )
+
+
+async def target_reached(ctx: context.Context, state: states.AppState, now: datetime) -> None:
+    """The destination answered (a plan read it): an unreachable condition clears.
+    (The condition appears the first time the target does not answer.)"""
+    current = state.conditions.get(states.TARGET_REACHABLE)
+    if current is None or current.status:
+        return
+    target = state.app.spec.destination.target
+    state.set_condition(states.TARGET_REACHABLE, True, "Reachable", "", now)
+    await ctx.event(state.name, "Normal", "TargetReachable", f"target {target} answers again")
 
 
 def set_source_condition(
@@ -78,6 +115,8 @@ def dependencies_ready(ctx: context.Context, state: states.AppState, now: dateti
         return False
     if state.app.spec.depends_on:
         state.set_condition(states.DEPENDENCIES_READY, True, "DependenciesReady", "", now)
+    if state.message.startswith("waiting for "):
+        state.message = ""  # not a stale "waiting for ..." under Synced/Healthy
     return True
 
 
@@ -130,7 +169,7 @@ async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
     except errors.GitwardError as exc:
         state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
         return
-    state.health = assessing.app_health(health)
+    state.health = _timed(ctx.queue, state, assessing.app_health(health), ctx.clock())
     state.resource_statuses = [
         status.ResourceStatus(
             key=key,
@@ -154,4 +193,30 @@ async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
         ),
         state.health.message,
         ctx.clock(),
+    )
+
+
+def _timed(
+    queue: queueing.WorkQueue,
+    state: states.AppState,
+    health: status.HealthResult,
+    now: datetime,
+) -> status.HealthResult:
+    """Progressing for longer than ``syncPolicy.healthTimeout`` is Degraded,
+    whether or not a sync is waiting for it (a rollout stuck after drift, a
+    restart, a change made by someone else)."""
+    if health.status is not status.HealthStatus.PROGRESSING:
+        state.progressing_since = None
+        return health
+    state.progressing_since = state.progressing_since or now
+    timeout = state.app.spec.sync_policy.health_timeout
+    waited = (now - state.progressing_since).total_seconds()
+    if waited < timeout:
+        # Look again when the timeout is due, even if nothing changes meanwhile.
+        queue.add(state.name, f"{queueing.HEALTH_REASON} (healthTimeout)", delay=timeout - waited)
+        return health
+    detail = f": {health.message}" if health.message else ""
+    return status.HealthResult(
+        status.HealthStatus.DEGRADED,
+        f"still Progressing after healthTimeout ({timeout:g}s){detail}",
     )

@@ -22,6 +22,7 @@ SOURCE_AVAILABLE = "SourceAvailable"  # False while the last commit is served st
 DEPENDENCIES_READY = "DependenciesReady"
 SOURCE_VERIFIED = "SourceVerified"  # signed-commit policy: False names the refused commit
 PINNED = "Pinned"  # rollback --to: held at a revision, automated sync paused
+TARGET_REACHABLE = "TargetReachable"  # False while the destination does not answer
 
 
 @dataclass(slots=True)
@@ -54,6 +55,8 @@ class AppState:
     announced_revision: str = ""
     reconciled_at: datetime | None = None
     message: str = ""
+    # When health last became Progressing: healthTimeout applies outside a sync too.
+    progressing_since: datetime | None = None
 
     @property
     def name(self) -> str:

@@ -145,6 +145,8 @@ class Workers:
         except errors.GitwardError as exc:
             await conditions.stage_failed(ctx, state, exc, now)
             return
+        await conditions.target_reached(ctx, state, now)
+        state.message = ""  # a failure's or a wait's message is over once a plan is made
         state.input_digest = desired.rendered.input_digest
         state.managed_keys = frozenset(
             c.key for c in plan.changes if c.desired is not None and not c.hook
