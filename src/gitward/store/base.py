@@ -407,6 +407,12 @@ class Outbox(Protocol):
 
     async def due(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]: ...
 
+    async def claim(
+        self, now: datetime, *, lease: timedelta, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        """The due deliveries, each moved ``lease`` ahead so nobody else sends it."""
+        ...
+
     async def next_due(self) -> datetime | None: ...
 
     async def settle(self, delivery: DeliveryRecord, *, keep: int) -> None:

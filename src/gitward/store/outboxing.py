@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from gitward.store import base, schema, serialising
 
 _T = TypeVar("_T")
+# Serialises routing across replicas sharing a PostgreSQL store.
+_PG_OUTBOX_LOCK_KEY = 0x67697477617266  # arbitrary: "gitward" - 1
 _PENDING = base.DeliveryState.PENDING.value
 _FINISHED = (
     base.DeliveryState.SENT.value,
@@ -77,7 +79,16 @@ class OutboxQueries:
     ) -> list[int]:
         table = schema.DeliveryRow
         ids: list[int] = []
+        name, event_id = cursor
         with self._begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_OUTBOX_LOCK_KEY)))
+            stored = conn.execute(
+                sa.select(schema.CursorRow.event_id).where(schema.CursorRow.name == name)
+            ).scalar_one_or_none()
+            if stored is not None and stored >= event_id:
+                # Another replica's router queued these events already.
+                return ids
             for row in rows:
                 if dedup_window > timedelta(0):
                     seen = conn.execute(
@@ -92,7 +103,6 @@ class OutboxQueries:
                     if seen is not None:
                         continue
                 ids.append(int(conn.execute(sa.insert(table), row).inserted_primary_key[0]))
-            name, event_id = cursor
             updated = conn.execute(
                 sa.update(schema.CursorRow)
                 .where(schema.CursorRow.name == name)
@@ -122,6 +132,7 @@ class OutboxQueries:
         return ids
 
     async def due(self, now: datetime, limit: int = 100) -> list[base.DeliveryRecord]:
+        """Pending deliveries due at ``now``, read only (see :meth:`claim`)."""
         table = schema.DeliveryRow
         query = (
             sa.select(table.__table__)
@@ -130,6 +141,35 @@ class OutboxQueries:
             .limit(limit)
         )
         return await self._run("reading due notifications", self._select_sync, query)
+
+    async def claim(
+        self, now: datetime, *, lease: timedelta, limit: int = 100
+    ) -> list[base.DeliveryRecord]:
+        """Take the due deliveries for sending: each is moved ``lease`` ahead in the
+        same transaction, so another replica (or this one's next look) does not
+        send it too; a sender that dies leaves it due again when the lease ends."""
+        now = serialising.utc(now, "now")
+        return await self._run("claiming due notifications", self._claim_sync, now, lease, limit)
+
+    def _claim_sync(self, now: datetime, lease: timedelta, limit: int) -> list[base.DeliveryRecord]:
+        table = schema.DeliveryRow
+        query = (
+            sa.select(table.__table__)
+            .where(table.state == _PENDING, table.next_attempt_at <= now)
+            .order_by(table.next_attempt_at, table.id)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    sa.update(table)
+                    .where(table.id.in_([row.id for row in rows]))
+                    .values(next_attempt_at=now + lease)
+                )
+        return [_record(row) for row in rows]
 
     async def next_due(self) -> datetime | None:
         return await self._run("reading the next due notification", self._next_due_sync)

@@ -32,6 +32,9 @@ _log = structlog.get_logger(__name__)
 
 _RATE_PERIOD = timedelta(minutes=1)
 _CONCURRENCY = 16
+# A claimed delivery is due again this long after its slowest possible send,
+# should the sender die (a crash or a lost replica) before recording it.
+_LEASE_MARGIN = 30.0
 
 
 def retry_delay(backoff: config.Backoff, attempts: int) -> float:
@@ -87,7 +90,10 @@ class Deliverer:
     async def start_due(self) -> None:
         """Start a task for every due delivery not already being sent."""
         now = self._clock()
-        for delivery in await self._store.due(now, limit=_CONCURRENCY * 4):
+        settings = self._settings()
+        slowest = max((p.timeout for p in settings.providers.values()), default=10.0)
+        lease = timedelta(seconds=2 * slowest + _LEASE_MARGIN)
+        for delivery in await self._store.claim(now, lease=lease, limit=_CONCURRENCY * 4):
             assert delivery.id is not None
             if delivery.id in self._in_flight:
                 continue

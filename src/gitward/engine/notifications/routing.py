@@ -141,7 +141,8 @@ class Router:
             )
             if len(ids) < len(items):
                 _log.info("notifications de-duplicated", skipped=len(items) - len(ids))
-            self._cursor = last
+            # Another replica may have routed further; never route behind it.
+            self._cursor = max(last, await self._store.outbox_cursor(CURSOR) or 0)
             queued += len(ids)
             if len(events) < _BATCH:
                 return queued

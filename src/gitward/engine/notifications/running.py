@@ -35,7 +35,7 @@ _ERROR_PAUSE = 5.0
 
 def supported(store: Any) -> bool:
     """Whether ``store`` keeps an outbox (``SqlStore`` does, the memory fake not)."""
-    return all(hasattr(store, name) for name in ("enqueue", "due", "settle", "outbox_cursor"))
+    return all(hasattr(store, name) for name in ("enqueue", "claim", "settle", "outbox_cursor"))
 
 
 class Notifier:
