@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -73,6 +74,8 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
             if notifier is not None:
                 tasks.append(asyncio.create_task(notifier.run(), name="notifications"))
             tasks.append(asyncio.create_task(exporting.run(agent), name="delivery-metrics"))
+            # SIGHUP: re-read the configuration's targets now (labels, new targets).
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, agent.reload_configuration)
             try:
                 # uvicorn returns when it receives SIGINT/SIGTERM; the agent stops then.
                 await server.serve()

@@ -57,6 +57,28 @@ class TargetSettings(applications._Spec):
     )
 
 
+class TargetSecretsSettings(applications._Spec):
+    """Targets registered as Secrets in a management cluster (label
+    ``gitward.dev/secret-type: target``): ``data.kubeconfig`` is the cluster's
+    kubeconfig, ``data.context`` an optional context, the Secret's other labels
+    are the target's labels, and its name (or ``data.name``) the target's."""
+
+    target: str = Field(description="The declared target holding the Secrets.")
+    namespace: str = Field("gitward-system", description="Namespace of the Secrets.")
+    interval: durations.PositiveDuration = Field(10.0, description="How often they are read.")
+    allow_exec: bool = Field(
+        False,
+        alias="allowExec",
+        description="Allow `exec` credential plugins in their kubeconfigs (they run programs).",
+    )
+    timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return applications.check_dns_label(value, "targetSecrets.namespace")
+
+
 class ClusterObjectsSettings(applications._Spec):
     """Applications and Projects declared as custom resources (``applications.gitward.dev``,
     ``projects.gitward.dev``) in the cluster of ``target``, beside those in Git."""
@@ -331,6 +353,11 @@ class Settings(applications._Spec):
         alias="clusterObjects",
         description="Read Applications and Projects from custom resources too.",
     )
+    target_secrets: TargetSecretsSettings | None = Field(
+        None,
+        alias="targetSecrets",
+        description="Also take targets registered as Secrets in a management cluster.",
+    )
     store: str = Field("sqlite:///gitward-state.db", description="SQLAlchemy URL of the store.")
     charts: ChartSettings = Field(
         default_factory=lambda: ChartSettings(), description="Chart source limits."
@@ -401,6 +428,16 @@ class Settings(applications._Spec):
         for name in value:
             applications.check_dns_label(name, "target name")
         return value
+
+    @model_validator(mode="after")
+    def _target_secrets_target(self) -> Settings:
+        wanted = self.target_secrets.target if self.target_secrets else None
+        if wanted is not None and wanted not in self.targets:
+            known = ", ".join(sorted(self.targets)) or "none"
+            raise ValueError(
+                f"targetSecrets.target {wanted!r} is not a declared target (declared: {known})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cluster_target(self) -> Settings:

@@ -12,6 +12,7 @@ keep their last good definition until the file is fixed or removed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -181,15 +182,8 @@ def expand(loaded: Catalog, inputs: generating.Inputs, previous: Catalog | None 
                 )
                 continue
             apps[app_name] = item
-    return Catalog(
-        revision=loaded.revision,
-        apps=apps,
-        projects=loaded.projects,
-        appsets=loaded.appsets,
-        alerts=loaded.alerts,
-        problems=tuple(problems),
-        broken_files=loaded.broken_files,
-    )
+    # Everything else of the root (Projects, sets, Alerts...) as it was read.
+    return dataclasses.replace(loaded, apps=apps, problems=tuple(problems))
 
 
 def _parse(

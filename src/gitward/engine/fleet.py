@@ -14,6 +14,7 @@ keep their Applications), the others generate as usual.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from gitward import errors
@@ -35,8 +36,11 @@ async def gather(
     runtime: runtimes.Runtime,
     loaded: catalog.Catalog,
     targets: tuple[generating.TargetInfo, ...],
+    *,
+    max_age: float = 0.0,
 ) -> tuple[generating.Inputs, tuple[object, ...]]:
-    """Inputs for every set of ``loaded``, and their fingerprint."""
+    """Inputs for every set of ``loaded``, and their fingerprint; a repository
+    fetched less than ``max_age`` seconds ago (by a poller) is not fetched again."""
     needed: set[tuple[str, str]] = set()
     for declared in loaded.appsets.values():
         needed |= generating.git_inputs(declared.appset)
@@ -48,7 +52,7 @@ async def gather(
         repo = runtime.repo(url)
         if url not in fetched:
             try:
-                await runtime.sources.fetch(repo)
+                await runtime.sources.fetch(repo, max_age=max_age)
                 fetched[url] = ""
             except errors.GitwardError as exc:
                 fetched[url] = str(exc)
@@ -64,3 +68,18 @@ async def gather(
         tuple((t.name, tuple(sorted(t.labels.items()))) for t in targets),
     )
     return generating.Inputs(targets, trees, unavailable), fingerprint
+
+
+async def preview(runtime: runtimes.Runtime) -> catalog.Catalog:
+    """The root's catalog with every set expanded, as the agent would see it now
+    (``gitward appset generate``): fetches the root and what the sets read."""
+    root = runtime.settings.root
+    if root is None:
+        raise errors.ConfigError("the configuration declares no root: nothing generates")
+    repo = runtime.repo(root.repo_url)
+    await runtime.sources.fetch(repo, strict=True)
+    revision = await runtime.sources.resolve(repo, root.ref)
+    tree = runtime.sources.tree(repo, revision.sha)
+    loaded = await asyncio.to_thread(catalog.load, tree, root.path)
+    inputs, _ = await gather(runtime, loaded, targets_of(runtime.settings.targets))
+    return await asyncio.to_thread(catalog.expand, loaded, inputs)

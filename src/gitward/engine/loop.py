@@ -13,6 +13,9 @@ to the work queue (``engine.queueing``) and the queue to the workers
     resync      -> queue    a full reconcile is due (syncPolicy.interval)
     images      -> queue    an image policy committed a new tag
     charts      -> queue    a chart policy committed a new chart version
+    config      -> root     targets or their labels changed (ApplicationSets)
+    rollouts    -> queue    a step of an ApplicationSet's rollout opened
+    targets     -> queue    a target answers again (connection monitor)
     queue -> workers        reconcile one owned Application, record it
 
 Everything the parts share lives in one ``engine.context.Context``; which
@@ -31,8 +34,10 @@ from gitward.engine import (
     catalog,
     cluster_catalog,
     context,
+    gating,
     ownership,
     publishing,
+    reachability,
     reconciling,
     recovery,
     requests,
@@ -43,9 +48,11 @@ from gitward.engine import (
 from gitward.engine.triggers import (
     charts,
     cluster_objects,
+    configuration,
     images,
     polling,
     pushes,
+    registrations,
     resyncing,
     roots,
     watches,
@@ -110,8 +117,32 @@ class Agent:
         self._images = images.ImagePolicies(ctx)
         self._charts = charts.ChartPolicies(ctx)
         self.chart_statuses = self._charts.statuses
+        # The fleet: whether each target answers, and rollouts of ApplicationSets.
+        self.reachability = reachability.Monitor(
+            [(name, dict(t.labels)) for name, t in settings.targets.items()],
+            runtime.target,
+            timeout=lambda name: _timeout(ctx.settings, name),
+            on_change=self._target_changed,
+        )
+        self.gate = gating.Gate(ctx)
+        config_file = runtime.options.config_file
+        self._configuration = (
+            configuration.Configuration(ctx, config_file, on_targets=self._targets_reloaded)
+            if config_file is not None
+            else None
+        )
+        secrets = settings.target_secrets
+        self._registrations = (
+            registrations.Registrations(ctx, secrets, on_targets=self._targets_reloaded)
+            if secrets is not None
+            else None
+        )
         self._workers = workers.Workers(
-            ctx, on_write=self._watches.remember, on_planned=self._watches.ensure
+            ctx,
+            on_write=self._watches.remember,
+            on_planned=self._watches.ensure,
+            gate=self.gate,
+            monitor=self.reachability,
         )
         owner.subscribe(self._ownership_changed)
 
@@ -128,9 +159,15 @@ class Agent:
         ctx = self.context
         ctx.restored = {record.name: record for record in await self.store.list_status()}
         await recovery.recover(ctx)
+        await self.gate.start()
+        self.reachability.start()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._root.run())
+                if self._configuration is not None:
+                    group.create_task(self._configuration.run())
+                if self._registrations is not None:
+                    group.create_task(self._registrations.run())
                 if self._cluster is not None and self._publisher is not None:
                     group.create_task(self._cluster.run())
                     group.create_task(self._publisher.run())
@@ -147,6 +184,25 @@ class Agent:
             self._watches.stop()
             self._images.stop()
             self._charts.stop()
+            await self.reachability.stop()
+            await self.gate.stop()
+
+    def reload_configuration(self) -> None:
+        """Re-read the configuration file's targets now (``gitward serve`` on SIGHUP)."""
+        if self._configuration is not None:
+            self._configuration.reload()
+
+    def _targets_reloaded(self, settings: config_settings.Settings) -> None:
+        self.settings = settings
+        self.reachability.declare([(n, dict(t.labels)) for n, t in settings.targets.items()])
+
+    def _target_changed(self, row: reachability.Connection) -> None:
+        self.metrics.target_reachable(row.name, row.reachable)
+        if row.reachable:
+            # Applications that waited for it: reconcile them now.
+            for name, state in self.apps.items():
+                if state.app.spec.destination.target == row.name:
+                    self.queue.add(name, f"target {row.name} reachable")
 
     async def _git_loaded(self, git: _Catalog) -> None:
         assert self._cluster is not None
@@ -216,3 +272,8 @@ class Agent:
     ) -> None:
         """Add an event to the log (for actions taken outside a reconcile)."""
         await self.context.event(app, type_, reason, message, revision)
+
+
+def _timeout(settings: config_settings.Settings, target: str) -> float:
+    declared = settings.targets.get(target)
+    return declared.timeout if declared is not None else config_settings.TargetSettings().timeout

@@ -67,6 +67,12 @@ class Metrics:
             buckets=_STAGE_BUCKETS,
             registry=self.registry,
         )
+        self.target_up = Gauge(
+            "gitward_target_reachable",
+            "1 when the target answered its last probe or request, 0 when it did not.",
+            ["target"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "gitward_queue_depth",
             "Applications waiting in the work queue.",
@@ -207,6 +213,10 @@ class Metrics:
             self.delivery_restore.labels(app=app, quantile=quantile).set(
                 nan if value is None else value
             )
+
+    def target_reachable(self, target: str, reachable: bool | None) -> None:
+        if reachable is not None:
+            self.target_up.labels(target=target).set(1 if reachable else 0)
 
     def track_queue(self, depth: Callable[[], int]) -> None:
         """Read the queue depth at scrape time (``metrics.track_queue(lambda: len(queue))``)."""

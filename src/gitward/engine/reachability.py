@@ -75,6 +75,23 @@ class Monitor:
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
 
+    def declare(self, declared: Iterable[tuple[str, dict[str, str]]]) -> None:
+        """The targets changed (configuration reloaded): new ones are probed,
+        removed ones dropped, labels updated."""
+        wanted = dict(declared)
+        for name in [n for n in self._rows if n not in wanted]:
+            del self._rows[name]
+        for name, labels in wanted.items():
+            row = self._rows.get(name)
+            if row is None:
+                self._rows[name] = Connection(name, dict(labels))
+                if self._tasks:
+                    self._tasks.append(
+                        asyncio.create_task(self._probe_loop(name), name=f"probe {name}")
+                    )
+            else:
+                self._rows[name] = replace(row, labels=dict(labels))
+
     def rows(self) -> list[Connection]:
         return [self._rows[name] for name in sorted(self._rows)]
 
@@ -93,8 +110,10 @@ class Monitor:
                 await task
         self._tasks.clear()
 
-    async def probe(self, name: str) -> Connection:
+    async def probe(self, name: str) -> Connection | None:
         """Probe ``name`` now and record the answer."""
+        if name not in self._rows:
+            return None
         try:
             target = self._connect(name)
             answer = await asyncio.wait_for(target.probe(), self._timeout(name))
@@ -104,7 +123,7 @@ class Monitor:
             self.failed(name, str(exc))
         else:
             self._record(name, True, "", (answer.server, answer.version))
-        return self._rows[name]
+        return self._rows.get(name)
 
     def failed(self, name: str, error: str) -> None:
         """A probe or a worker found ``name`` unreachable."""
@@ -141,6 +160,6 @@ class Monitor:
                 self._on_change(updated)
 
     async def _probe_loop(self, name: str) -> None:
-        while True:
+        while name in self._rows:
             await self.probe(name)
             await asyncio.sleep(self._interval)

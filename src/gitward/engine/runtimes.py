@@ -197,6 +197,13 @@ class Runtime:
             )
         return self._signing[key_ref]
 
+    async def forget(self, name: str) -> None:
+        """Close the connection to target ``name``; the next use connects anew
+        (its settings changed, or it was unregistered)."""
+        target = self._targets.pop(name, None)
+        if target is not None:
+            await target.close()
+
     async def close(self) -> None:
         await self.charts.close()
         for target in self._targets.values():

@@ -29,6 +29,7 @@ TARGET_REACHABLE = "TargetReachable"  # False while the destination does not ans
 class AppState:
     app: applications.Application
     file: str = ""  # where the Application is declared in the root repository
+    owner: str = ""  # the ApplicationSet that generated it ('' when declared directly)
     sync: status.SyncStatus = status.SyncStatus.UNKNOWN
     health: status.HealthResult = field(
         default_factory=lambda: status.HealthResult(status.HealthStatus.UNKNOWN)

@@ -51,16 +51,44 @@ class _Leaf:
     text: str
     template: jinja2.Template | None
     where: str
+    # The common case, ``web-{{target.name}}``: literal text and dotted
+    # parameter paths, looked up without Jinja (a fleet renders thousands).
+    parts: tuple[str | tuple[str, ...], ...] | None = None
 
     def render(self, params: Mapping[str, Any]) -> str:
         if self.template is None:
             return self.text
+        if self.parts is not None:
+            return self._lookup(params)
         try:
             rendered = self.template.render(params)
         except jinja2.UndefinedError as exc:
             raise errors.ConfigError(f"{self.where}: {self.text!r}: {exc.message}") from None
         except (jinja2.TemplateError, TypeError, ValueError) as exc:
             raise errors.ConfigError(f"{self.where}: {self.text!r}: {exc}") from None
+        return self._bounded(rendered)
+
+    def _lookup(self, params: Mapping[str, Any]) -> str:
+        out: list[str] = []
+        assert self.parts is not None
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value: Any = params
+            for depth, name in enumerate(part):
+                if not isinstance(value, Mapping) or name not in value:
+                    missing = (
+                        f"'{name}' is undefined"
+                        if depth == 0
+                        else f"'{_type_name(value)} object' has no attribute '{name}'"
+                    )
+                    raise errors.ConfigError(f"{self.where}: {self.text!r}: {missing}")
+                value = value[name]
+            out.append(_as_text(value))
+        return self._bounded("".join(out))
+
+    def _bounded(self, rendered: str) -> str:
         if len(rendered) > _MAX_OUTPUT:
             raise errors.ConfigError(
                 f"{self.where}: {self.text!r} renders to more than {_MAX_OUTPUT} characters"
@@ -90,11 +118,16 @@ def _compile(value: Any, where: str) -> Any:
     if isinstance(value, list):
         return [_compile(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, str):
-        return _Leaf(value, _parse(value, where) if "{{" in value else None, where)
+        if "{{" not in value:
+            return _Leaf(value, None, where)
+        template, parts = _parse(value, where)
+        return _Leaf(value, template, where, parts)
     return value
 
 
-def _parse(text: str, where: str) -> jinja2.Template:
+def _parse(
+    text: str, where: str
+) -> tuple[jinja2.Template, tuple[str | tuple[str, ...], ...] | None]:
     try:
         tree = _ENV.parse(text)
     except jinja2.TemplateSyntaxError as exc:
@@ -110,7 +143,37 @@ def _parse(text: str, where: str) -> jinja2.Template:
             raise errors.ConfigError(f"{where}: {text!r}: filter {node.name!r} is not allowed")
         if isinstance(node, nodes.Name) and node.name.startswith("_"):
             raise errors.ConfigError(f"{where}: {text!r}: {node.name!r} is not a parameter")
-    return _ENV.from_string(tree)
+    return _ENV.from_string(tree), _simple(tree)
+
+
+def _simple(tree: nodes.Template) -> tuple[str | tuple[str, ...], ...] | None:
+    """Literal text and ``a.b.c`` lookups, or None when Jinja must evaluate it."""
+    parts: list[str | tuple[str, ...]] = []
+    for output in tree.body:
+        if not isinstance(output, nodes.Output):
+            return None
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                parts.append(node.data)
+                continue
+            path: list[str] = []
+            while isinstance(node, nodes.Getattr):
+                path.append(node.attr)
+                node = node.node
+            if not isinstance(node, nodes.Name):
+                return None
+            path.append(node.name)
+            parts.append(tuple(reversed(path)))
+    return tuple(parts)
+
+
+def _as_text(value: Any) -> str:
+    # As Jinja prints values: None -> 'None', booleans -> 'True'/'False'.
+    return value if isinstance(value, str) else str(value)
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
 
 
 def _render(shape: Any, params: Mapping[str, Any]) -> Any:

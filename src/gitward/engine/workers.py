@@ -10,6 +10,13 @@ sync still running for an older one (``Context.supersede``).
 Only Applications this process owns are reconciled (``engine.ownership``);
 one it comes to own while running first has its interrupted operations
 recovered (``engine.recovery``).
+
+Targets never hold each other up: one target has at most ``workers - 1``
+reconciles in flight (so another target always finds a worker), and one
+known to be unreachable (``engine.reachability``) at most one, which probes
+it; the others wait in the queue, and the monitor queues them again when the
+target answers. A generated Application in a rollout (``engine.gating``)
+applies a new revision only when the gate lets it.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ from gitward.engine import (
     attempts,
     conditions,
     context,
+    gating,
     metrics,
     policies,
     queueing,
+    reachability,
     reconciling,
     recovery,
     states,
@@ -40,6 +49,9 @@ _DEPENDENCY_RECHECK = 5.0
 # Reasons that only say "the repository has a new commit".
 _COMMIT_REASONS = ("new commit", "webhook push")
 _CRASH_RETRY = 10.0
+# How long an Application waits for its target's share of workers to free up.
+_TARGET_BUSY_RETRY = 0.5
+_TARGET_DOWN_RETRY = 5.0
 
 
 class Workers:
@@ -49,13 +61,19 @@ class Workers:
         *,
         on_write: attempts.OnWrite,
         on_planned: Callable[[states.AppState], None],
+        gate: gating.Gate | None = None,
+        monitor: reachability.Monitor | None = None,
     ) -> None:
         """``on_write(key, live)`` sees every object the sync writes, and
         ``on_planned(state)`` every Application whose managed objects are
-        (re)computed (the watches follow them)."""
+        (re)computed (the watches follow them). ``gate`` holds rollouts back;
+        ``monitor`` learns what reconciles find out about their targets."""
         self._ctx = ctx
         self._on_write = on_write
         self._on_planned = on_planned
+        self._gate = gate
+        self._monitor = monitor
+        self._in_flight: dict[str, int] = {}  # target -> reconciles running
 
     async def run(self) -> None:
         """One worker: take, reconcile, mark done; until the queue closes."""
@@ -66,8 +84,12 @@ class Workers:
                 return
             try:
                 state = ctx.apps.get(item.app)
-                if state is not None and await self._owned(item.app):
-                    await self._reconcile_task(state, item.reasons)
+                if (
+                    state is not None
+                    and await self._owned(item.app)
+                    and self._admitted(state, item.reasons)
+                ):
+                    await self._reconcile_target(state, item.reasons)
             except Exception:  # a bug in one reconcile must not stop the worker
                 _log.exception("reconcile crashed", app=item.app)
                 ctx.queue.add(item.app, "retry after an internal error", delay=_CRASH_RETRY)
@@ -85,6 +107,35 @@ class Workers:
                 await recovery.recover(ctx, [app])
             ctx.owned.add(app)
         return True
+
+    def _admitted(self, state: states.AppState, reasons: list[str]) -> bool:
+        """Whether ``state``'s target has a worker to spare; if not, it waits
+        in the queue with every reason it came with."""
+        target = state.app.spec.destination.target
+        row = self._monitor.get(target) if self._monitor is not None else None
+        down = row is not None and row.reachable is False
+        limit = 1 if down else max(1, self._ctx.options.workers - 1)
+        if self._in_flight.get(target, 0) < limit:
+            return True
+        delay = _TARGET_DOWN_RETRY if down else _TARGET_BUSY_RETRY
+        why = "unreachable" if down else "busy"
+        for reason in reasons or [f"target {target} {why}"]:
+            self._ctx.queue.add(state.name, reason, delay=delay)
+        return False
+
+    async def _reconcile_target(self, state: states.AppState, reasons: list[str]) -> None:
+        target = state.app.spec.destination.target
+        self._in_flight[target] = self._in_flight.get(target, 0) + 1
+        try:
+            await self._reconcile_task(state, reasons)
+        finally:
+            self._in_flight[target] -= 1
+        if self._monitor is not None:
+            reconciled = state.conditions.get(states.RECONCILED)
+            if reconciled is not None and reconciled.reason == "TargetUnavailable":
+                self._monitor.failed(target, reconciled.message)
+            elif reconciled is not None and reconciled.status and state.synced_revision:
+                self._monitor.succeeded(target)
 
     async def _reconcile_task(self, state: states.AppState, reasons: list[str]) -> None:
         # Its own task, so a newer revision can cancel it (Context.supersede)
@@ -171,7 +222,13 @@ class Workers:
                 await conditions.drift_detected(ctx, state, plan, now)
             policy = app.spec.sync_policy
             self_heal = bool(policy.automated and policy.automated.self_heal)
-            if state.automated and (new_revision or self_heal) and attempts.may_retry(state):
+            held = ""
+            if new_revision and self._gate is not None:
+                held = await self._gate.holds(state)
+            if held and state.automated:
+                state.set_condition(states.RECONCILED, True, gating.WAITING_REASON, held, now)
+                state.message = held
+            elif state.automated and (new_revision or self_heal) and attempts.may_retry(state):
                 report = await attempts.sync_recorded(
                     ctx,
                     state,
