@@ -106,6 +106,17 @@ COMMANDS = (
         "Remove what gitward bootstrap installed; Applications' workloads keep running.",
     ),
     Lazy(
+        "appset",
+        "gitward.cli.appset_commands:app",
+        "ApplicationSets: preview what they generate; show, pause, resume and promote rollouts.",
+    ),
+    Lazy(
+        "targets",
+        "gitward.cli.appset_commands:targets",
+        "Targets of a running agent: labels, reachable, API version, last error, since when.",
+        logs=False,
+    ),
+    Lazy(
         "token",
         "gitward.cli.token_commands:app",
         "API tokens (stored hashed in the agent's store).",
