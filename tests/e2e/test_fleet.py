@@ -189,10 +189,19 @@ def test_rolling_sync_stops_at_a_failing_staging_and_continues_when_fixed(
             60,
         )
         assert status["broken"] == ["web-stage-1"]
+        # Production sees the new commit and is held back, not applied.
+        for name in ("web-eu-1", "web-us-1"):
+            held = eventually(
+                lambda name=name: (
+                    (a := _apps(agent)[name])["sync"]["status"] == "OutOfSync"
+                    and "RolloutWaiting" in {c["reason"] for c in a["conditions"]}
+                    and a
+                ),
+                f"{name} held by the rollout",
+            )
+            messages = " ".join(c["message"] for c in held["conditions"])
+            assert "waiting for step 1 to be Synced and Healthy" in messages
         assert _image(eu) == "example/web:1" and _image(us) == "example/web:1"
-        apps = _apps(agent)
-        assert apps["web-eu-1"]["sync"]["status"] == "OutOfSync"
-        assert "RolloutWaiting" in {c["reason"] for c in apps["web-eu-1"]["conditions"]}
 
         git.commit("v3 fixes", {"web/deploy.yaml": deployment("web", "example/web:3")})
         eventually(lambda: all(_image(s) == "example/web:3" for s in (s1, eu, us)), "v3", 60)

@@ -330,6 +330,47 @@ _SCHEMAS: dict[str, Any] = {
             },
         ]
     },
+    "Target": {
+        "type": "object",
+        "description": "A target and whether it answers (engine.reachability).",
+        "properties": {
+            "name": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "reachable": {"type": ["boolean", "null"], "description": "null: not probed yet."},
+            "server": {"type": "string"},
+            "version": {"type": "string"},
+            "lastError": {"type": "string"},
+            "since": {"type": ["string", "null"], "format": "date-time"},
+            "checkedAt": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Rollout": {
+        "type": "object",
+        "description": "An ApplicationSet and where its rollout stands.",
+        "properties": {
+            "name": {"type": "string"},
+            "phase": {"enum": ["Progressing", "Completed", "Paused", "Failed"]},
+            "currentStep": {"type": "integer", "description": "0-based; = steps when done."},
+            "paused": {"type": "boolean"},
+            "promotedThrough": {"type": "integer", "description": "-1: no step promoted."},
+            "broken": {"type": "array", "items": {"type": "string"}},
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "selector": {"type": "string"},
+                        "open": {"type": "boolean"},
+                        "apps": {"type": "array", "items": {"type": "string"}},
+                        "done": {"type": "array", "items": {"type": "string"}},
+                        "waiting": {"type": "array", "items": {"type": "string"}},
+                        "broken": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
     "Event": {
         "type": "object",
         "properties": {
@@ -549,7 +590,32 @@ def _paths() -> dict[str, Any]:
         ),
         f"{base}/suspend": _action("Stop reconciling until resumed.", _json(_ref("Application"))),
         f"{base}/resume": _action("Reconcile again.", _json(_ref("Application"))),
+        "/api/v1/targets": _read(
+            "Every target: labels, whether it answers, API version, last error, since when.",
+            _json(_items("Target")),
+        ),
+        "/api/v1/appsets": _read(
+            "ApplicationSets of the Projects the caller may read, with their rollouts.",
+            _json(_items("Rollout")),
+        ),
+        "/api/v1/appsets/{name}": _read(
+            "One ApplicationSet's rollout.", _json(_ref("Rollout")), _NAME
+        ),
+        **{
+            f"/api/v1/appsets/{{name}}/{verb}": _appset_action(summary)
+            for verb, summary in (
+                ("pause", "Hold the rollout: no Application of the set takes a new revision."),
+                ("resume", "Let a paused rollout go on."),
+                ("promote", "Open the next step now, whatever the state of the current one."),
+            )
+        },
     }
+
+
+def _appset_action(summary: str) -> dict[str, Any]:
+    described = _action(summary, _json(_ref("Rollout")))
+    described["post"]["description"] = "Needs the admin role on the ApplicationSet's Project."
+    return described
 
 
 def document(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
