@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # Debian packages the test suite uses (sshd for ssh:// fetches, PostgreSQL for
 # the store, gpg for signed commits). Installed when missing and running as
 # root (CI, fresh machines); services are not started by the install.
-SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils $(IMAGE_PACKAGES)
-# What `make image` (and its test) builds the container image with.
+# What `make image` (and its test) builds the container image with; defined
+# first, as `:=` expands it where SYSTEM_PACKAGES is defined.
 IMAGE_PACKAGES := mmdebstrap buildah umoci skopeo
+SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils $(IMAGE_PACKAGES)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
