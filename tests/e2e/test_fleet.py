@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gitward.config import crds
 from gitward.testing import kubeapi
 from tests.e2e.test_agent import AgentProcess, eventually
 from tests.fixtures import Git, kget, kubectl
@@ -324,5 +325,78 @@ def test_targets_registered_as_secrets_join_and_leave_the_fleet(
             "unregistered",
         )
         assert not written.exists()
+    finally:
+        agent.stop()
+
+
+def test_an_applicationset_declared_as_a_cluster_object_generates(
+    tmp_path: Path, env: dict[str, str], git: Git, fleet: Fleet
+) -> None:
+    git.commit(
+        "manifests only",
+        {
+            "apps/README.md": "",
+            "web/ns.yaml": NAMESPACE,
+            "web/deploy.yaml": deployment("web", "x:1"),
+        },
+    )
+    management, eu = fleet.servers["stage-1"], fleet.servers["eu-1"]
+    for definition in crds.definitions():
+        kubectl(management, "apply", "--server-side", "-f", "-", stdin=json.dumps(definition))
+    kubectl(management, "wait", "--for=condition=Established", "crd/applicationsets.gitward.dev")
+    kubectl(management, "create", "namespace", "gitward-system")
+    agent = _agent(tmp_path, env, fleet, git.url, dict.fromkeys(fleet.servers, "env: prod"))
+    agent.config.write_text(
+        agent.config.read_text()
+        + "clusterObjects: {target: stage-1, namespace: gitward-system, "
+        + "namespaces: [gitward-system]}\n"
+        + "auth: {anonymous: read-only}\n"
+    )
+    agent.start()
+    appset = {
+        "apiVersion": "gitward.dev/v1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": "web", "namespace": "gitward-system"},
+        "spec": {
+            "generators": [{"list": {"elements": [{"cluster": "eu-1"}]}}],
+            "template": {
+                "metadata": {"name": "web-{{cluster}}"},
+                "spec": {
+                    "source": {"repoURL": git.url, "ref": "main", "path": "web"},
+                    "destination": {"target": "{{cluster}}", "namespace": "web"},
+                    "syncPolicy": {"automated": {"prune": True}},
+                },
+            },
+        },
+    }
+    try:
+        kubectl(management, "apply", "-f", "-", stdin=json.dumps(appset))
+        eventually(lambda: _image(eu) == "x:1", "the cluster-declared set's Application synced")
+        assert sorted(_apps(agent)) == ["web-eu-1"]
+        stored = eventually(
+            lambda: (
+                (o := kget(management, "-n", "gitward-system", "applicationset", "web"))
+                and o.get("status", {}).get("conditions")
+                and o
+            ),
+            "the set's verdict written",
+        )
+        assert stored["status"]["conditions"][0]["status"] == "True"
+        # A broken template: the set keeps what it generated and says why.
+        appset["spec"]["template"]["metadata"]["name"] = "web-{{nope}}"
+        kubectl(management, "apply", "-f", "-", stdin=json.dumps(appset))
+        events = eventually(
+            lambda: [
+                e
+                for e in httpx.get(f"{agent.url}/api/v1/events", timeout=5).json()["items"]
+                if "'nope' is undefined" in e["message"]
+            ],
+            "the template error reported",
+        )
+        assert "ApplicationSet 'web'" in events[0]["message"]
+        assert sorted(_apps(agent)) == ["web-eu-1"]
+        kubectl(management, "-n", "gitward-system", "delete", "applicationset", "web")
+        eventually(lambda: _apps(agent) == {}, "the set deleted, its Application removed")
+        assert _image(eu) == "x:1"  # not cascaded: the workload keeps running
     finally:
         agent.stop()

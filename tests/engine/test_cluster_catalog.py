@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitward.config import applications, crds
+from gitward.config import applications, appsets, crds
 from gitward.engine import catalog, cluster_catalog
 
 
@@ -152,3 +152,54 @@ def test_an_application_round_trips_through_its_cluster_object() -> None:
     assert obj["spec"]["project"] == "team-a"
     back = crds.application_from_object(obj)
     assert back.spec == app.spec and back.metadata.project == "team-a"
+
+
+_SET_SPEC: dict[str, Any] = {
+    "project": "default",
+    "generators": [{"list": {"elements": [{"c": "eu-1"}]}}],
+    "template": {
+        "metadata": {"name": "web-{{c}}"},
+        "spec": {
+            "source": {"repoURL": "https://git.example.com/deploy.git"},
+            "destination": {"target": "{{c}}"},
+        },
+    },
+}
+
+
+def test_applicationsets_join_the_catalog_git_wins_and_invalid_ones_say_why() -> None:
+    git_set = appsets.parse(
+        {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "ApplicationSet",
+            "metadata": {"name": "core"},
+            "spec": {k: v for k, v in _SET_SPEC.items() if k != "project"},
+        },
+        "apps/core.yaml",
+    )
+    git = catalog.Catalog(
+        revision="abc", appsets={"core": catalog.DeclaredSet(git_set, "apps/core.yaml")}
+    )
+    merged = cluster_catalog.merge(
+        git,
+        [
+            _object("web", kind="ApplicationSet", spec=_SET_SPEC),
+            _object("core", kind="ApplicationSet", spec=_SET_SPEC),
+            _object("bad", kind="ApplicationSet", spec={**_SET_SPEC, "generators": [{}]}),
+        ],
+    )
+    assert sorted(merged.catalog.appsets) == ["core", "web"]
+    assert merged.catalog.appsets["core"].file == "apps/core.yaml"
+    assert merged.catalog.appsets["web"].file == "cluster object gitward-system/web"
+    assert merged.cluster_sets == {"web"}
+    assert _verdicts(merged) == {
+        "gitward-system/web": (True, "Accepted"),
+        "gitward-system/core": (False, "ShadowedByGit"),
+        "gitward-system/bad": (False, "Invalid"),
+    }
+    assert (
+        crds.appset_from_object(
+            {"metadata": {"name": "web", "namespace": "ns"}, "spec": _SET_SPEC}
+        ).metadata.project
+        == "default"
+    )

@@ -1,8 +1,9 @@
-"""Applications and Projects as Kubernetes custom resources.
+"""Applications, ApplicationSets and Projects as Kubernetes custom resources.
 
-The CRDs ``applications.gitward.dev`` and ``projects.gitward.dev`` are
-generated here from the same pydantic models that validate the files in Git
-(:mod:`gitward.config.applications`), so the two shapes cannot drift: the
+The CRDs ``applications.gitward.dev``, ``applicationsets.gitward.dev`` and
+``projects.gitward.dev`` are generated here from the same pydantic models that
+validate the files in Git (:mod:`gitward.config.applications`), so the shapes
+cannot drift: the
 install chart's ``crds/`` directory is written by
 ``python -m gitward.install.generating`` from :func:`definitions`, and a test
 fails when the committed files differ.
@@ -25,13 +26,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gitward.config import applications
+from gitward.config import applications, appsets
 
 GROUP = "gitward.dev"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 APPLICATIONS = "applications"
 PROJECTS = "projects"
+APPLICATIONSETS = "applicationsets"
 
 # Keywords a structural schema (apiextensions.k8s.io/v1) may carry; the rest
 # of what pydantic emits (title, $defs, const, ...) is translated or dropped.
@@ -217,7 +219,41 @@ def definitions() -> list[dict[str, Any]]:
     return [
         _crd(APPLICATIONS, "Application", ["gwapp", "gwapps"], app_spec, app_columns),
         _crd(PROJECTS, "Project", ["gwproj", "gwprojs"], project_spec, project_columns),
+        _crd(
+            APPLICATIONSETS,
+            "ApplicationSet",
+            ["gwappset", "gwappsets"],
+            _appset_spec(),
+            project_columns,
+        ),
     ]
+
+
+def _appset_spec() -> dict[str, Any]:
+    # Generators nest (matrix, merge) and templates hold placeholders where
+    # typed fields go, neither of which a structural schema can say: the
+    # agent validates them (engine.generating) and an invalid set gets an
+    # Accepted=False condition naming the field.
+    free: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "type": "object",
+        "description": "An ApplicationSet: generators and an Application template.",
+        "required": ["generators", "template"],
+        "properties": {
+            "project": {
+                "type": "string",
+                "description": "Default Project of the generated Applications.",
+            },
+            "generators": {
+                "type": "array",
+                "description": "list, targets, gitDirectories, gitFiles, matrix or merge.",
+                "items": free,
+            },
+            "template": {**free, "description": "Application metadata and spec; {{parameters}}."},
+            "strategy": {**free, "description": "rollingSync: steps of label selectors."},
+            "syncPolicy": structural(appsets.SetSyncPolicy),
+        },
+    }
 
 
 def _where(obj: Mapping[str, Any], kind: str) -> str:
@@ -253,6 +289,19 @@ def application_from_object(obj: Mapping[str, Any]) -> applications.Application:
         "spec": spec,
     }
     return applications.parse(document, _where(obj, "Application"))
+
+
+def appset_from_object(obj: Mapping[str, Any]) -> appsets.ApplicationSet:
+    """The ApplicationSet a cluster object declares; ConfigError names namespace/name."""
+    spec = dict(obj.get("spec") or {})
+    project = spec.pop("project", None) or "default"
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": "ApplicationSet",
+        "metadata": _metadata(obj, str(project)),
+        "spec": spec,
+    }
+    return appsets.parse(document, _where(obj, "ApplicationSet"))
 
 
 def project_from_object(obj: Mapping[str, Any]) -> applications.Project:

@@ -1,4 +1,5 @@
-"""Applications and Projects declared as cluster objects, merged into the Git catalog.
+"""Applications, ApplicationSets and Projects declared as cluster objects, merged
+into the Git catalog.
 
 Applications and Projects have two homes: files under the Git root, and
 ``applications.gitward.dev`` / ``projects.gitward.dev`` objects in the cluster
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitward import errors
-from gitward.config import applications, crds
+from gitward.config import applications, appsets, crds
 from gitward.engine import catalog
 
 DECLARED_IN = "gitward.dev/declared-in"  # "git" on mirrors gitward writes
@@ -40,7 +41,7 @@ ORIGIN_PREFIX = "cluster object "
 
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
-    kind: str  # Application or Project
+    kind: str  # Application, ApplicationSet or Project
     namespace: str
     name: str
 
@@ -92,6 +93,9 @@ class Merged:
     verdicts: tuple[Verdict, ...]
     # The object each cluster-declared Application comes from.
     objects: Mapping[str, ObjectRef]
+    # ApplicationSets declared as objects (their Applications are generated
+    # by the caller, engine.fleet, which reads their generators' inputs).
+    cluster_sets: frozenset[str] = frozenset()
 
 
 def origin(ref: ObjectRef) -> str:
@@ -110,8 +114,14 @@ def merge(git: catalog.Catalog, objects: Iterable[ClusterObject]) -> Merged:
     verdicts: list[Verdict] = []
     used: dict[str, ObjectRef] = {}
     used_projects: dict[str, ObjectRef] = {}
+    sets = dict(git.appsets)
+    used_sets: dict[str, ObjectRef] = {}
     for obj in _oldest_first(o for o in objects if not o.mirrored):
         ref = obj.ref
+        if ref.kind == "ApplicationSet":
+            verdict = _set_verdict(obj, git, sets, used_sets)
+            verdicts.append(verdict)
+            continue
         try:
             if ref.kind == "Project":
                 declared: applications.Application | applications.Project = (
@@ -144,8 +154,29 @@ def merge(git: catalog.Catalog, objects: Iterable[ClusterObject]) -> Merged:
             used[name] = ref
             apps[name] = catalog.Declared(declared, origin(ref))
         verdicts.append(Verdict(ref, True, ACCEPTED, "used by the agent", obj.generation))
-    merged = replace(git, apps=apps, projects=projects)
-    return Merged(merged, tuple(verdicts), used)
+    merged = replace(git, apps=apps, projects=projects, appsets=sets)
+    return Merged(merged, tuple(verdicts), used, frozenset(used_sets))
+
+
+def _set_verdict(
+    obj: ClusterObject,
+    git: catalog.Catalog,
+    sets: dict[str, catalog.DeclaredSet],
+    used: dict[str, ObjectRef],
+) -> Verdict:
+    ref = obj.ref
+    try:
+        declared: appsets.ApplicationSet = crds.appset_from_object(obj.body)
+    except errors.ConfigError as exc:
+        return Verdict(ref, False, "Invalid", str(exc), obj.generation)
+    name = declared.name
+    if name in git.appsets:
+        return _shadowed(ref, "ApplicationSet", name, git.appsets[name].file, obj.generation)
+    if name in used:
+        return _conflict(ref, used[name], obj.generation)
+    used[name] = ref
+    sets[name] = catalog.DeclaredSet(declared, origin(ref))
+    return Verdict(ref, True, ACCEPTED, "used by the agent", obj.generation)
 
 
 def _shadowed(ref: ObjectRef, kind: str, name: str, file: str, generation: int) -> Verdict:

@@ -15,6 +15,7 @@ keep their Applications), the others generate as usual.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 
 from gitward import errors
@@ -83,3 +84,21 @@ async def preview(runtime: runtimes.Runtime) -> catalog.Catalog:
     loaded = await asyncio.to_thread(catalog.load, tree, root.path)
     inputs, _ = await gather(runtime, loaded, targets_of(runtime.settings.targets))
     return await asyncio.to_thread(catalog.expand, loaded, inputs)
+
+
+async def expand_some(
+    runtime: runtimes.Runtime,
+    merged: catalog.Catalog,
+    names: frozenset[str],
+    previous: catalog.Catalog | None,
+    *,
+    max_age: float = 0.0,
+) -> catalog.Catalog:
+    """``merged`` with the sets ``names`` expanded (ApplicationSets declared as
+    cluster objects; the root's own sets are expanded by the root trigger)."""
+    subset = dataclasses.replace(
+        merged, appsets={name: merged.appsets[name] for name in sorted(names)}
+    )
+    inputs, _ = await gather(runtime, subset, targets_of(runtime.settings.targets), max_age=max_age)
+    expanded = await asyncio.to_thread(catalog.expand, subset, inputs, previous)
+    return dataclasses.replace(expanded, appsets=merged.appsets)

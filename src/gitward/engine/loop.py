@@ -25,6 +25,7 @@ Applications this process works on is ``engine.ownership``'s answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -34,6 +35,7 @@ from gitward.engine import (
     catalog,
     cluster_catalog,
     context,
+    fleet,
     gating,
     ownership,
     publishing,
@@ -209,6 +211,15 @@ class Agent:
         await self._apply_merged(self._cluster.merge(git))
 
     async def _apply_merged(self, merged: cluster_catalog.Merged) -> None:
+        if merged.cluster_sets:
+            expanded = await fleet.expand_some(
+                self.runtime,
+                merged.catalog,
+                merged.cluster_sets,
+                self.context.catalog,
+                max_age=self.options.poll_interval,
+            )
+            merged = dataclasses.replace(merged, catalog=expanded)
         await self._root.apply(merged.catalog)
         if self._publisher is not None:
             self._publisher.catalog_changed(merged)

@@ -1,6 +1,8 @@
-"""The cluster-objects trigger: Application and Project objects (``clusterObjects``).
+"""The cluster-objects trigger: Application, ApplicationSet and Project objects
+(``clusterObjects``).
 
-Watches ``applications.gitward.dev`` and ``projects.gitward.dev`` in the
+Watches ``applications.gitward.dev``, ``applicationsets.gitward.dev`` and
+``projects.gitward.dev`` in the
 configured namespaces (list-then-watch, resumed after disconnects and 410
 Gone by the target's watch hub; a kind not served yet is waited for). Every
 change recomputes the merged catalog (``cluster_catalog.merge`` of the last
@@ -27,7 +29,7 @@ from gitward.targets import base as targets
 
 _log = structlog.get_logger(__name__)
 
-KINDS = ("Application", "Project")
+KINDS = ("Application", "ApplicationSet", "Project")
 RETRY_PAUSE = 5.0
 
 Apply = Callable[[cluster_catalog.Merged], Awaitable[None]]
