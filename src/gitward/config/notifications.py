@@ -35,6 +35,7 @@ ProviderType = Literal[
     "forgejo",
     "bitbucket",
 ]
+_MAX_TEMPLATE = 4000
 COMMIT_STATUS_TYPES = frozenset({"github", "gitlab", "gitea", "forgejo", "bitbucket"})
 _DEFAULT_URLS = {
     "github": "https://api.github.com",
@@ -147,6 +148,8 @@ class AlertSpec(applications._Spec):
     @field_validator("template")
     @classmethod
     def _template_compiles(cls, value: str) -> str:
+        if len(value) > _MAX_TEMPLATE:
+            raise ValueError(f"template is longer than {_MAX_TEMPLATE} characters")
         if value:
             try:
                 jinja2.sandbox.ImmutableSandboxedEnvironment().parse(value)

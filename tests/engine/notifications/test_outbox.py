@@ -312,3 +312,21 @@ async def test_a_slow_receiver_holds_only_its_own_notifications(store: storing.S
             # The fast receiver got all three while the slow one was still answering.
             assert fast_done - started < 1.5
             assert len(slow.requests) < 3
+
+
+async def test_a_failing_template_fails_its_delivery_without_sending(
+    store: storing.SqlStore,
+) -> None:
+    with receivers.Receiver() as receiver:
+        config_ = config.NotificationSettings.model_validate(
+            {
+                "providers": {"hook": {"type": "webhook", "url": receiver.url}},
+                "alerts": [{"provider": "hook", "template": "{{ 'x' * 10**8 }}"}],
+            }
+        )
+        async with notifier(store, config_) as service:
+            await event(store, "web-1", "SyncSucceeded")
+            service.wake()
+            (failed,) = await until(store, lambda d: bool(d) and d[0].state.value == "failed")
+    assert "message template" in failed.last_error
+    assert receiver.requests == []

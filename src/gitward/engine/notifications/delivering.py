@@ -25,6 +25,7 @@ import structlog
 
 from gitward import errors
 from gitward.config import notifications as config
+from gitward.engine.notifications import messages
 from gitward.engine.notifications.providers import base, registry
 from gitward.store import base as store_base
 
@@ -32,6 +33,7 @@ _log = structlog.get_logger(__name__)
 
 _RATE_PERIOD = timedelta(minutes=1)
 _CONCURRENCY = 16
+RENDER_SECONDS = 2.0
 # A claimed delivery is due again this long after its slowest possible send,
 # should the sender die (a crash or a lost replica) before recording it.
 _LEASE_MARGIN = 30.0
@@ -129,6 +131,29 @@ class Deliverer:
             return
         document = dict(delivery.payload)
         template = str(document.pop("template", "") or "")
+        if template:
+            # A template (perhaps from Git) renders off the event loop, with a
+            # deadline, before anything is sent: a slow one fails its delivery.
+            try:
+                await asyncio.wait_for(
+                    asyncio.to_thread(messages.render, template, document), RENDER_SECONDS
+                )
+            except TimeoutError:
+                await self._settle(
+                    replace(delivery, attempts=delivery.attempts + 1),
+                    store_base.DeliveryState.FAILED,
+                    f"message template: no result within {RENDER_SECONDS:g}s",
+                    settings,
+                )
+                return
+            except errors.GitwardError as exc:
+                await self._settle(
+                    replace(delivery, attempts=delivery.attempts + 1),
+                    store_base.DeliveryState.FAILED,
+                    str(exc),
+                    settings,
+                )
+                return
         outgoing = base.Outgoing(
             provider=delivery.provider,
             settings=provider,

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import jinja2
+import jinja2.exceptions
 import jinja2.sandbox
 
 from gitward import errors
@@ -60,11 +61,50 @@ _DEFAULTS = {
     ),
 }
 
-_environment = jinja2.sandbox.ImmutableSandboxedEnvironment(
+# Templates may come from Git (kind: Alert): bounded so one cannot exhaust
+# memory or CPU. ``range`` yields at most _MAX_RANGE items, ``*`` and ``**``
+# refuse results beyond _MAX_PRODUCT, and the deliverer renders in a thread
+# with a deadline (delivering.RENDER_SECONDS).
+_MAX_RANGE = 100
+_MAX_PRODUCT = 10_000
+
+
+class _BoundedSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if not all(isinstance(v, int | float) for v in (left, right)) or abs(right) > 64:
+                raise jinja2.exceptions.SecurityError("exponent too large in a message template")
+            result = left**right
+            if abs(result) > 10**18:
+                raise jinja2.exceptions.SecurityError("number too large in a message template")
+            return result
+        for value, count in ((left, right), (right, left)):
+            if (
+                isinstance(value, str | list | tuple)
+                and isinstance(count, int)
+                and len(value) * count > _MAX_PRODUCT
+            ):
+                raise jinja2.exceptions.SecurityError("repetition too long in a message template")
+        return left * right
+
+
+def _bounded_range(*args: int) -> range:
+    found = range(*args)
+    if len(found) > _MAX_RANGE:
+        raise jinja2.exceptions.SecurityError(
+            f"range of {len(found)} items in a message template (at most {_MAX_RANGE})"
+        )
+    return found
+
+
+_environment = _BoundedSandbox(
     autoescape=False,
     undefined=jinja2.ChainableUndefined,
     keep_trailing_newline=False,
 )
+_environment.globals["range"] = _bounded_range
 
 
 def status_of(reason: str) -> str | None:
@@ -127,6 +167,10 @@ def render(template: str, document: Mapping[str, Any], part: str = "text") -> st
     except jinja2.TemplateError as exc:
         raise errors.NotificationRejected(
             f"message template: {type(exc).__name__}: {exc.message or ''}"
+        ) from None
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        raise errors.NotificationRejected(
+            f"message template: {type(exc).__name__}: {exc}"
         ) from None
     text = text.strip()
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
