@@ -2,7 +2,8 @@
 
 Private to ``gitward.diff``. ``ignoring`` uses it to drop the fields owned by
 managers an ignore rule names; ``planning`` uses it on the structural path to
-find fields gitward applied before and no longer declares.
+find fields gitward applied before and no longer declares, and to see whether
+another manager owns a field gitward declares.
 
 A FieldsV1 set is a tree of JSON objects whose keys are path elements:
 
@@ -241,3 +242,15 @@ def removals(
             item_keys = frozenset(_decoded(element[1])) if element[0] == "k" else frozenset()
             changes.extend(removals(child, other, None, live_value, path, item_keys))
     return changes
+
+
+def overlaps(owned: Node, declared: Any) -> bool:
+    """Whether ``owned`` holds a field that ``declared`` sets (or the list item
+    or atomic value holding one)."""
+    for element, child in owned.children.items():
+        found, _, value = find(declared, element)
+        if not found or value is None:
+            continue
+        if child.owned or overlaps(child, value):
+            return True
+    return False

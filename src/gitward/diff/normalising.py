@@ -3,7 +3,8 @@
 Called by ``planning`` on both sides of every comparison. Drops what the API
 server or controllers set and Git never declares (``metadata.managedFields``,
 ``resourceVersion``, ``uid``, ``generation``, timestamps, ``status``, the
-``kubectl.kubernetes.io/last-applied-configuration`` annotation), drops
+``kubectl.kubernetes.io/last-applied-configuration`` and
+``gitward.dev/fields-digest`` annotations), drops
 ``null`` values (server-side apply reads a null as "not set"), and folds a
 Secret's ``stringData`` into base64 ``data`` the way the API server stores it,
 so a Secret declared with ``stringData`` is not reported as drift forever.
@@ -19,7 +20,11 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from gitward.model import resources
+
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+# Bookkeeping of appliers, not configuration: never reported as a difference.
+_BOOKKEEPING_ANNOTATIONS = (LAST_APPLIED_ANNOTATION, resources.FIELDS_DIGEST_ANNOTATION)
 
 # Set by the API server on every object; never declared in Git.
 _SERVER_METADATA = (
@@ -58,7 +63,8 @@ def normalise(obj: Mapping[str, Any]) -> dict[str, Any]:
         result["metadata"] = meta
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
-            annotations.pop(LAST_APPLIED_ANNOTATION, None)
+            for name in _BOOKKEEPING_ANNOTATIONS:
+                annotations.pop(name, None)
         for name in ("annotations", "labels"):
             if meta.get(name) == {}:
                 del meta[name]

@@ -269,6 +269,17 @@ def _plan_declared(
             f"{manifest.key} is being deleted on the target; it is re-created once gone"
         )
     result = predicted.get(manifest.key) if predicted is not None else None
+    if predicted is not None and result is None and known_unchanged(manifest, live, options):
+        return [
+            plans.Change(
+                key=manifest.key,
+                action=plans.Action.UNCHANGED,
+                desired=manifest,
+                wave=wave,
+                live_uid=uid,
+                live_resource_version=version,
+            )
+        ]
     if predicted is not None and result is None:
         warnings.append(f"{manifest.key}: no server-side dry-run result, compared structurally")
     field_changes = (
@@ -346,6 +357,47 @@ def _stamps_only(change: plans.FieldChange) -> bool:
         if change.path == _ANNOTATION_PATH:
             return set(change.after) == {resources.TRACKING_ANNOTATION}
     return False
+
+
+def known_unchanged(
+    manifest: resources.Manifest, live: Mapping[str, Any], options: base.PlanOptions
+) -> bool:
+    """Whether applying ``manifest`` is known to leave ``live`` as it is, without
+    asking the server for a dry run.
+
+    True only when all of these hold, so drift made by anyone is still found:
+
+    * the live object carries the fields digest gitward stamped when it last
+      applied, equal to the digest of ``manifest``: Git dropped no field
+      since (a dropped field is one that applying would remove);
+    * gitward's apply is on record in its managedFields, and no other manager
+      (``kubectl edit``, ``kubectl scale``, a controller) owns a field
+      ``manifest`` declares: nobody took a field over, nor changed an atomic
+      list or map gitward set;
+    * every value ``manifest`` declares equals the live one
+      (``ignoreDifferences`` applied, as on every path).
+
+    Otherwise the caller dry-runs the object, as for any object of unknown
+    history.
+    """
+    digest = manifest.annotations.get(resources.FIELDS_DIGEST_ANNOTATION)
+    live_notes = (live.get("metadata") or {}).get("annotations") or {}
+    if not digest or live_notes.get(resources.FIELDS_DIGEST_ANNOTATION) != digest:
+        return False
+    if _deleting(live):
+        return False
+    managed = _managed_fields(live)
+    mine = _fieldsv1.owned_by(managed, [options.field_manager], operation=_APPLY_OPERATION)
+    if not mine.children:
+        return False
+    others = _fieldsv1.owned_by_others(managed, options.field_manager, _APPLY_OPERATION)
+    if _fieldsv1.overlaps(others, manifest.body):
+        return False
+    desired = normalising.normalise(manifest.body)
+    current = normalising.normalise(live)
+    rules = ignoring.matching(options.ignore_differences, manifest.key)
+    ignoring.strip(rules, managed, desired, current)
+    return not comparing.diff_declared(current, desired)
 
 
 def _managed_fields(live: Mapping[str, Any]) -> Any:

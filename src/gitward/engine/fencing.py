@@ -97,9 +97,11 @@ class FencedTarget:
     async def dry_run(self, manifest: resources.Manifest, *, force: bool) -> Mapping[str, Any]:
         return await self.inner.dry_run(manifest, force=force)
 
-    async def apply(self, manifest: resources.Manifest, *, force: bool) -> targets.ApplyResult:
+    async def apply(
+        self, manifest: resources.Manifest, *, force: bool, seen_version: str | None = None
+    ) -> targets.ApplyResult:
         self._fence()
-        return await self.inner.apply(manifest, force=force)
+        return await self.inner.apply(manifest, force=force, seen_version=seen_version)
 
     async def delete(self, key: resources.ResourceKey, *, uid: str = "") -> bool:
         self._fence()

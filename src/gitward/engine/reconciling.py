@@ -196,14 +196,15 @@ async def _plan(
     # A generated hook (metadata.generateName) has no live object to read.
     live = await target.read([m.key for m in prepared if not m.key.generated])
     inventory = await target.inventory(app.name)
-    predicted = await _dry_run_existing(target, prepared, live, runtime.concurrency)
+    options = plan_options(app, prune=prune)
+    predicted = await _dry_run_existing(target, prepared, live, options, runtime.concurrency)
     return planning.build(
         app.name,
         desired.revision.sha,
         prepared,
         live,
         inventory,
-        plan_options(app, prune=prune),
+        options,
         predicted=predicted,
     )
 
@@ -233,17 +234,26 @@ async def prepare(
 async def _dry_run_existing(
     target: targets.Target,
     manifests: list[resources.Manifest],
-    live: Mapping[resources.ResourceKey, object],
+    live: Mapping[resources.ResourceKey, Mapping[str, Any] | None],
+    options: diff_base.PlanOptions,
     concurrency: int,
 ) -> dict[resources.ResourceKey, dict[str, object]]:
+    """Server-side dry runs of the objects that exist, except those known to be
+    as gitward last applied them (``planning.known_unchanged``): a no-op
+    re-plan then reads each kind once and asks nothing per object."""
     limit = asyncio.Semaphore(concurrency)
 
     async def one(manifest: resources.Manifest) -> tuple[resources.ResourceKey, dict[str, object]]:
         async with limit:
             return manifest.key, dict(await target.dry_run(manifest, force=True))
 
-    existing = [m for m in manifests if live.get(m.key) is not None]
-    return dict(await asyncio.gather(*(one(m) for m in existing)))
+    unknown = [
+        m
+        for m in manifests
+        if (current := live.get(m.key)) is not None
+        and not planning.known_unchanged(m, current, options)
+    ]
+    return dict(await asyncio.gather(*(one(m) for m in unknown)))
 
 
 async def sync(

@@ -208,7 +208,9 @@ class _Run:
                 if mode is directives.ApplyMode.REPLACE:
                     result = await self.target.replace(change.desired)
                 else:
-                    result, taken_from = await self._apply_taking_over(change.desired)
+                    result, taken_from = await self._apply_taking_over(
+                        change.desired, seen_version=change.live_resource_version
+                    )
             except errors.GitwardError as exc:
                 self._record(change, operations.ResultCode.FAILED, str(exc), exc.reason)
                 return
@@ -225,17 +227,21 @@ class _Run:
         self._record(change, code, note)
 
     async def _apply_taking_over(
-        self, manifest: resources.Manifest
+        self, manifest: resources.Manifest, *, seen_version: str
     ) -> tuple[targets.ApplyResult, tuple[str, ...]]:
         """Apply; on a conflict with managers people use by hand, apply again
-        with force (that is drift correction) and say whose fields were taken."""
+        with force (that is drift correction) and say whose fields were taken.
+        ``seen_version``: the resourceVersion the Plan saw ("" for absent)."""
         try:
-            return await self.target.apply(manifest, force=self.options.force), ()
+            result = await self.target.apply(
+                manifest, force=self.options.force, seen_version=seen_version
+            )
+            return result, ()
         except errors.ApplyConflict as exc:
             managers = tuple(sorted(set(exc.managers)))
             if not managers or not all(self._may_take_over(m) for m in managers):
                 raise
-        return await self.target.apply(manifest, force=True), managers
+        return await self.target.apply(manifest, force=True, seen_version=seen_version), managers
 
     def _may_take_over(self, manager: str) -> bool:
         return any(fnmatch.fnmatchcase(manager, pattern) for pattern in self.options.take_over_from)

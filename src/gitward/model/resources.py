@@ -26,6 +26,12 @@ COMPARE_OPTIONS_ANNOTATION = "gitward.dev/compare-options"
 # foreign object: both must agree).
 APP_LABEL = "gitward.dev/app"
 TRACKING_ANNOTATION = "gitward.dev/tracking-id"
+# A digest of the field paths (never the values) gitward last applied to the
+# object. When it equals the digest of what Git now declares, no field left
+# the declaration, so a plan needs no server-side dry run for an object whose
+# declared values all match and whose fields nobody else took (see
+# diff.planning.known_unchanged and docs/tracking.md).
+FIELDS_DIGEST_ANNOTATION = "gitward.dev/fields-digest"
 # The name of a declared object that has only ``metadata.generateName`` (a
 # hook the API server names at creation) ends with this: ``upgrade-sql-*``.
 # It can never be a real name, so such a key never matches a live object.

@@ -106,8 +106,14 @@ class Target(Protocol):
         """The object as it would be after a server-side apply (nothing persists)."""
         ...
 
-    async def apply(self, manifest: resources.Manifest, *, force: bool) -> ApplyResult:
-        """Server-side apply with gitward's field manager."""
+    async def apply(
+        self, manifest: resources.Manifest, *, force: bool, seen_version: str | None = None
+    ) -> ApplyResult:
+        """Server-side apply with gitward's field manager.
+
+        ``seen_version``: the resourceVersion the caller's Plan saw ("" when it
+        saw no object); it lets the target tell ``unchanged`` from
+        ``configured`` without reading the object first."""
         ...
 
     async def create(self, manifest: resources.Manifest) -> ApplyResult:

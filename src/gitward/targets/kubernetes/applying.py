@@ -1,14 +1,16 @@
 """Server-side apply of one manifest, and what came of it.
 
 Called by :meth:`KubernetesTarget.apply` and :meth:`KubernetesTarget.dry_run`.
-The request is lightkube's SSA ``PATCH`` (``application/apply-patch+yaml``)
+The request is a server-side apply ``PATCH`` (``application/apply-patch+yaml``)
 with field manager ``gitward``, ``force`` only when the Application asks for
-it, and ``dryRun=All`` for a dry run, sent with a generic resource class from
-the discovery cache.
+it, and ``dryRun=All`` for a dry run, sent through ``requesting`` to the
+path discovery gives for the manifest's apiVersion.
 
-Outcomes: ``created`` when the object did not exist, ``unchanged`` when its
-``resourceVersion`` did not move (the API server stores nothing for a no-op
-apply), ``configured`` otherwise. Errors: a 409 listing field-manager conflicts
+Outcomes: ``created`` when the server answers 201 (the object did not
+exist), ``unchanged`` when its ``resourceVersion`` did not move (the API
+server stores nothing for a no-op apply), ``configured`` otherwise. The
+version before comes from the caller's plan when it has one, so an apply is
+one request, as with ``kubectl apply --server-side``. Errors: a 409 listing field-manager conflicts
 becomes :class:`FieldConflictError` naming each field and its manager; other
 4xx (invalid, forbidden, unknown kind or namespace) become
 :class:`gitward.errors.ApplyError` naming the resource and quoting the server;
@@ -18,13 +20,10 @@ becomes :class:`FieldConflictError` naming each field and its manager; other
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import httpx2
 
 from gitward import errors
 from gitward.model import resources
@@ -33,6 +32,8 @@ from gitward.targets.kubernetes import connecting, requesting
 from gitward.targets.kubernetes import discovery as discovering
 
 FIELD_MANAGER = "gitward"
+# Server-side apply's patch type; JSON is YAML, so the body is sent as JSON.
+APPLY_PATCH = "application/apply-patch+yaml"
 _MANAGER = re.compile(r'conflict with "([^"]*)"')
 
 
@@ -126,8 +127,14 @@ async def apply(
     force: bool,
     dry_run: bool,
     wait_for_kind: float = 0.0,
+    seen_version: str | None = None,
 ) -> tuple[base.ApplyOutcome, dict[str, Any]]:
-    """Apply ``manifest``; return the outcome and the object the server returned."""
+    """Apply ``manifest``; return the outcome and the object the server returned.
+
+    ``seen_version``: the object's resourceVersion as the caller last saw it
+    ("" for absent); without it, the object is read first to tell
+    ``unchanged`` from ``configured``.
+    """
     key = manifest.key
     rtype = await resolve(discovery, manifest, wait=wait_for_kind)
     version = _version_of(manifest.api_version)
@@ -135,61 +142,42 @@ async def apply(
         raise errors.ApplyError(f"{key}: namespaced object without a namespace (not prepared?)")
     if not key.name:
         raise errors.ApplyError(f"{key}: metadata.name is required")
-    path = rtype.object_path(key.namespace, key.name, version)
     verb = "dry-run apply" if dry_run else "apply"
-    before_version = None
-    if not dry_run:  # a dry run's outcome is not reported: spare the read
+    if rtype.verbs and "patch" not in rtype.verbs:
+        raise errors.ApplyError(f"{key}: cannot {verb}: the cluster does not allow patching it")
+    path = rtype.object_path(key.namespace, key.name, version)
+    before_version = seen_version
+    if before_version is None and not dry_run:  # a dry run's outcome is not reported
         try:
             code, before, _ = await connection.api.request(
                 "GET", path, what=f"reading {key}", allow=frozenset({404})
             )
         except requesting.StatusError as exc:
             raise status_error(key, exc.status, "read") from exc
-        if code != 404 and isinstance(before, Mapping):
-            before_version = (before.get("metadata") or {}).get("resourceVersion")
-    cls = discovery.resource_class(rtype, version)
-    obj = cls(json.loads(json.dumps(manifest.body)))  # type: ignore[call-arg]  # a deep copy
+        found = before if code != 404 and isinstance(before, Mapping) else {}
+        before_version = str((found.get("metadata") or {}).get("resourceVersion") or "")
+    params = {"fieldManager": FIELD_MANAGER}
+    if force:
+        params["force"] = "true"
+    if dry_run:
+        params["dryRun"] = "All"
     try:
-        live = await connection.client.apply(  # type: ignore[call-overload]
-            obj,
-            namespace=key.namespace or None,
-            field_manager=FIELD_MANAGER,
-            force=force,
-            dry_run=dry_run,
+        code, live, _ = await connection.api.request(
+            "PATCH",
+            path,
+            what=f"{verb}ing {key}",
+            params=params,
+            body=manifest.body,
+            content_type=APPLY_PATCH,
         )
-    except ValueError as exc:
-        # lightkube refuses locally a verb discovery says the kind lacks.
-        raise errors.ApplyError(f"{key}: cannot {verb}: {exc}") from exc
-    except httpx2.TransportError as exc:
-        raise errors.TargetUnavailable(
-            f"Kubernetes API {connection.server} unavailable while {verb}ing {key}: "
-            f"{str(exc) or type(exc).__name__}"
-        ) from exc
-    except httpx2.HTTPStatusError as exc:
-        response = exc.response
-        # lightkube raises ApiError only for an exact application/json
-        # content type; read the Status from the body either way.
-        status = requesting.Status.of(response.status_code, _json(response), response.text[:300])
-        if status.code == 401:
-            raise requesting.rejected(connection.server, f"{verb}ing {key}") from exc
-        if status.code >= 500 or status.code == 429:
-            raise errors.TargetUnavailable(
-                f"Kubernetes API {connection.server} unavailable while {verb}ing {key}: "
-                f"{status.code} {status.message}"
-            ) from exc
-        raise status_error(key, status, verb) from exc
+    except requesting.StatusError as exc:
+        raise status_error(key, exc.status, verb) from exc
     live_body = dict(live) if isinstance(live, Mapping) else {}
-    if before_version is None:
+    after_version = (live_body.get("metadata") or {}).get("resourceVersion")
+    if code == 201 or not before_version:
         outcome = base.ApplyOutcome.CREATED
-    elif (live_body.get("metadata") or {}).get("resourceVersion") == before_version:
+    elif after_version == before_version:
         outcome = base.ApplyOutcome.UNCHANGED
     else:
         outcome = base.ApplyOutcome.CONFIGURED
     return outcome, live_body
-
-
-def _json(response: httpx2.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

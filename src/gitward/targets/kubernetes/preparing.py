@@ -25,12 +25,17 @@ Tracking (also described in docs/tracking.md). Every object is stamped with
   the full identity gitward gave the object. An object is in an Application's
   inventory only when both agree with its own identity, so a label copied onto
   another object (``kubectl get -o yaml | kubectl apply``, or a controller
-  propagating labels to its children) never makes gitward prune it.
+  propagating labels to its children) never makes gitward prune it;
+* the annotation ``gitward.dev/fields-digest``: a digest of the paths of the
+  fields applied (keys and list positions, never values: a Secret's values
+  do not leak through it). A plan compares it with the live object's to know,
+  without a server-side dry run, that no field left Git since the last apply.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -65,6 +70,28 @@ def is_tracked(obj: Mapping[str, Any], app: str) -> bool:
     return annotations.get(resources.TRACKING_ANNOTATION) == tracking_id(
         app, resources.ResourceKey.of(obj)
     )
+
+
+def fields_digest(body: Mapping[str, Any]) -> str:
+    """A digest of the paths of every field set in ``body`` (values left out)."""
+    paths = sorted(_field_paths(body, ""))
+    return "sha256:" + hashlib.sha256("\n".join(paths).encode()).hexdigest()[:32]
+
+
+def _field_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, Mapping):
+        items: list[tuple[str, Any]] = [
+            (str(k).replace("~", "~0").replace("/", "~1"), v) for k, v in value.items()
+        ]
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return [path]
+    found = [path] if not items else []
+    for name, child in items:
+        if child is not None:  # a null is no field: server-side apply leaves it unset
+            found.extend(_field_paths(child, f"{path}/{name}"))
+    return found
 
 
 def check_app_name(app: str) -> None:
@@ -150,5 +177,7 @@ async def prepare(
             **(meta.get("annotations") or {}),
             resources.TRACKING_ANNOTATION: tracking_id(app, final),
         }
+        meta["annotations"].pop(resources.FIELDS_DIGEST_ANNOTATION, None)
+        meta["annotations"][resources.FIELDS_DIGEST_ANNOTATION] = fields_digest(body)
         prepared.append(resources.Manifest(key=final, body=body, source=manifest.source))
     return prepared

@@ -198,7 +198,9 @@ class KubernetesTarget:
         )
         return live
 
-    async def apply(self, manifest: resources.Manifest, *, force: bool) -> base.ApplyResult:
+    async def apply(
+        self, manifest: resources.Manifest, *, force: bool, seen_version: str | None = None
+    ) -> base.ApplyResult:
         self._record_apply(manifest)
         outcome, live = await applying.apply(
             self.connection,
@@ -207,6 +209,7 @@ class KubernetesTarget:
             force=force,
             dry_run=False,
             wait_for_kind=self._wait_for(manifest),
+            seen_version=seen_version,
         )
         self._declared_kinds |= preparing.declared_scopes([manifest]).keys()
         return base.ApplyResult(key=manifest.key, outcome=outcome, live=live)

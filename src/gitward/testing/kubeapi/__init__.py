@@ -110,6 +110,8 @@ class KubeAPIServer:
         self.api = handling.Api(self.store, self.registry, clock)
         # Every successful write, with the client's user agent (see auditing).
         self.writes = auditing.WriteLog()
+        # Requests answered, by verb (see auditing.RequestCounts).
+        self.requests = auditing.RequestCounts()
 
     @property
     def url(self) -> str:
@@ -141,6 +143,7 @@ class KubeAPIServer:
             bookmark_interval=self._bookmark_interval,
             policy=self._policy,
             writes=self.writes,
+            requests=self.requests,
         )
         router = serving.Router(self.api, settings)
         try:

@@ -7,10 +7,16 @@ answered. Clients tell themselves apart by their user agent (gitward replicas
 set ``gitward/<version> (replica <identity>; fence <token>)``), so a test can
 prove that no object was written by two replicas in overlapping time.
 Read it in process: ``server.writes.records()``.
+
+Beside it, :class:`RequestCounts` counts every request by verb (``get``,
+``list``, ``watch``, ``patch``, ... with ``dry-run`` ones apart, and
+``discovery`` for discovery and OpenAPI), so tests and benchmarks can tell
+how many round trips a client needed: ``server.requests.snapshot()``.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,3 +56,23 @@ class WriteLog:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+
+
+class RequestCounts:
+    """How many requests of each verb the server answered (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def add(self, verb: str) -> None:
+        with self._lock:
+            self._counts[verb] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()

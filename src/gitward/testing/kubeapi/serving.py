@@ -308,11 +308,13 @@ class Settings:
         bookmark_interval: float,
         policy: auth.Policy,
         writes: auditing.WriteLog | None = None,
+        requests: auditing.RequestCounts | None = None,
     ) -> None:
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
         self.policy = policy
         self.writes = writes or auditing.WriteLog()
+        self.requests = requests or auditing.RequestCounts()
 
 
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -344,6 +346,10 @@ class Router:
         if not segments:
             return json_response(200, {"paths": sorted(self._paths())})
         head = segments[0]
+        if head == "openapi" or (
+            head in ("api", "apis") and len(segments) <= (2 if head == "api" else 3)
+        ):
+            self.settings.requests.add("discovery")
         if head in ("healthz", "livez", "readyz") and len(segments) == 1:
             return Response(200, b"ok", "text/plain; charset=utf-8")
         if request.method != "GET" and head in ("version", "openapi"):
@@ -565,6 +571,7 @@ class Router:
             verb = "deletecollection"
         else:
             verb = _WRITE_VERBS.get(method, method.lower())
+        self.settings.requests.add(f"{verb} (dry run)" if _dry_run(request) else verb)
         self.settings.policy.check(request.user, verb, rtype, namespace, name, request.path)
         if method == "GET":
             if watch:
