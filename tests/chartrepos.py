@@ -10,9 +10,12 @@ auth, and a log of requests (so tests see the conditional requests).
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import http.server
 import io
+import ipaddress
+import ssl
 import tarfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,6 +26,10 @@ from typing import Any
 
 import helm_python
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 CONFIGMAP = """apiVersion: v1
 kind: ConfigMap
@@ -104,11 +111,14 @@ class HelmRepo:
     password: str = ""
     requests: list[tuple[str, int]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)  # Authorization headers seen
+    token: str = ""  # a bearer token required instead of basic auth
+    tls: tuple[Path, Path] | None = None  # (certificate, key) PEM files: serve https
     _server: http.server.ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def add(self, archive: Path) -> None:
         (self.root / archive.name).write_bytes(archive.read_bytes())
@@ -153,6 +163,11 @@ class HelmRepo:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 repo.authorizations.append(self.headers.get("Authorization", ""))
+                if repo.token and self.headers.get("Authorization") != f"Bearer {repo.token}":
+                    repo.requests.append((self.path, 401))
+                    self.send_response(401)
+                    self.end_headers()
+                    return
                 if repo.username:
                     pair = f"{repo.username}:{repo.password}".encode()
                     expected = "Basic " + base64.b64encode(pair).decode()
@@ -188,6 +203,10 @@ class HelmRepo:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -196,10 +215,50 @@ class HelmRepo:
             self._server.server_close()
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitward test charts")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
 @contextmanager
-def serving(root: Path, *, username: str = "", password: str = "") -> Iterator[HelmRepo]:
+def serving(
+    root: Path,
+    *,
+    username: str = "",
+    password: str = "",
+    token: str = "",
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[HelmRepo]:
     root.mkdir(parents=True, exist_ok=True)
-    repo = HelmRepo(root, username=username, password=password)
+    repo = HelmRepo(root, username=username, password=password, token=token, tls=tls)
     repo.reindex()
     repo.start()
     try:

@@ -206,3 +206,23 @@ async def test_a_dependency_repository_refused_by_the_check_is_never_contacted(
                 charts.ChartSpec(apps.url, chart="web"), check=check
             )
         assert libs.requests == []
+
+
+async def test_bearer_token_and_ca_bundle_by_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = chartrepos.self_signed(tmp_path / "tls")
+    with chartrepos.serving(tmp_path / "tls-repo", token="t0ken-value", tls=(cert, key)) as repo:
+        repo.add(chartrepos.package(tmp_path, "app", "2.0.0", destination=tmp_path / "d"))
+        monkeypatch.setenv("CHARTS_TOKEN", "t0ken-value")
+        trusted = charts.Access(token=credentials.SecretRef(env="CHARTS_TOKEN"), ca_file=cert)
+        source = charts.Charts(tmp_path / "cache", access=lambda _url: trusted)
+        assert (await source.resolve(charts.ChartSpec(repo.url, chart="app"))).version == "2.0.0"
+        assert set(repo.authorizations) == {"Bearer t0ken-value"}
+        # Without the CA bundle the certificate is not trusted.
+        untrusted = charts.Charts(
+            tmp_path / "cache2",
+            access=lambda _url: charts.Access(token=credentials.SecretRef(env="CHARTS_TOKEN")),
+        )
+        with pytest.raises(errors.SourceUnavailable, match=r"chart app from https://127\.0\.0\.1"):
+            await untrusted.resolve(charts.ChartSpec(repo.url, chart="app"))
