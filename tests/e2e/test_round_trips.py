@@ -19,7 +19,7 @@ from tests.fixtures import Git, Gitward, kubectl
 
 pytestmark = pytest.mark.slow
 
-COUNT = 6  # of each kind: more than the target's LIST threshold
+COUNT = 16  # of each kind: the target's LIST threshold
 
 
 def _files() -> dict[str, str | None]:

@@ -33,8 +33,10 @@ from gitward.targets.kubernetes import discovery as discovering
 from gitward.targets.kubernetes import preparing, requesting
 
 DEFAULT_CONCURRENCY = 16
-# From this many objects of one kind in one namespace, one LIST reads them all.
-LIST_FROM = 4
+# From this many objects of one kind in one namespace, one LIST reads them all
+# (fewer are read one GET each: Applications sharing a big namespace must not
+# each list all of it).
+LIST_FROM = 16
 
 
 class ForbiddenError(errors.ApplyError):
