@@ -206,8 +206,14 @@ def test_rolling_sync_stops_at_a_failing_staging_and_continues_when_fixed(
 
         git.commit("v3 fixes", {"web/deploy.yaml": deployment("web", "example/web:3")})
         eventually(lambda: all(_image(s) == "example/web:3" for s in (s1, eu, us)), "v3", 60)
-        done = httpx.get(f"{agent.url}/api/v1/appsets/web", timeout=5).json()
-        assert done["phase"] == "Completed"
+        # Applied everywhere; the rollout completes once the last step is also Healthy.
+        eventually(
+            lambda: (
+                httpx.get(f"{agent.url}/api/v1/appsets/web", timeout=5).json()["phase"]
+                == "Completed"
+            ),
+            "rollout completed",
+        )
     finally:
         agent.stop()
 

@@ -235,7 +235,12 @@ def test_a_chart_that_never_finishes_times_out(make_repo: MakeRepo) -> None:
     tree = make_repo(
         {
             "slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
-            "slow/templates/loop.yaml": "{{- range $i := until 100000000 }}{{- end }}\n",
+            # Nested small ranges: endless work without a large list (which would
+            # hit the memory limit before the deadline on a slow machine).
+            "slow/templates/loop.yaml": (
+                "{{- range $i := until 100000 }}{{- range $j := until 100000 }}"
+                "{{- end }}{{- end }}\n"
+            ),
         }
     )
     request = base.RenderRequest(
