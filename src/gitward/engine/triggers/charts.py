@@ -1,20 +1,20 @@
 """The chart-policy trigger: follow chart repositories (``engine.charting``); when a
 policy pushes a commit, fetch that repository at once and queue the Applications
-reading it whose revision moved, rather than waiting for the next poll."""
+reading it whose revision moved (``policy_commits``), rather than waiting for the
+next poll."""
 
 from __future__ import annotations
 
-import asyncio
-
-from gitward.engine import charting, context, sourcing
-from gitward.engine.triggers import revisions
-from gitward.source import committing, webhooks
+from gitward.engine import charting, context
+from gitward.engine.triggers import policy_commits
 
 
 class ChartPolicies:
     def __init__(self, ctx: context.Context) -> None:
         self._ctx = ctx
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._commits = policy_commits.PolicyCommits(
+            ctx, "chart", lambda: ctx.settings.chart_policies
+        )
         self.statuses: dict[str, charting.PolicyStatus] = {}
 
     async def run(self) -> None:
@@ -23,26 +23,8 @@ class ChartPolicies:
             ctx.runtime,
             ctx.settings.chart_policies,
             statuses=self.statuses,
-            on_commit=self._committed,
+            on_commit=self._commits.committed,
         )
 
     def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-
-    def _committed(self, policy: str, pushed: committing.Pushed) -> None:
-        spec = next(p for p in self._ctx.settings.chart_policies if p.name == policy)
-        task = asyncio.create_task(self._refresh(spec.update.repo_url, policy, pushed))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _refresh(self, url: str, policy: str, pushed: committing.Pushed) -> None:
-        ctx = self._ctx
-        await revisions.fetch(ctx, url)
-        resolved: dict[tuple[str, str], str] = {}
-        wanted = webhooks.normalise_url(url)
-        for state in list(ctx.apps.values()):
-            if wanted not in {webhooks.normalise_url(u) for u in sourcing.git_urls(state.app)}:
-                continue
-            if await revisions.ref_moved(ctx, state, resolved):
-                ctx.queue.add(state.name, f"new commit {pushed.sha[:12]} by chart policy {policy}")
+        self._commits.stop()

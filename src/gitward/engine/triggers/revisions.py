@@ -1,7 +1,7 @@
 """Fetching a repository and telling whether an Application's ref moved.
 
 Shared by the triggers that follow commits and chart versions (``polling``,
-``pushes``, ``images``, ``charts``); it only reads, and cancels a sync made
+``pushes``, ``policy_commits``); it only reads, and cancels a sync made
 stale by a newer revision.
 """
 
