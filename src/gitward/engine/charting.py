@@ -16,7 +16,7 @@ every policy until cancelled; the agent starts it beside the image policies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ import structlog
 
 from gitward import errors
 from gitward.config import charts as charts_config
-from gitward.engine import imaging, runtimes
+from gitward.engine import imaging, policy_rounds, runtimes
 from gitward.images import locating, rewriting
 from gitward.source import charts, committing
 
@@ -208,46 +208,17 @@ async def watch_charts(
     max_backoff: float = 3600.0,
 ) -> None:
     """Run every chart policy until cancelled, one task each; a failed round is logged,
-    recorded in ``statuses`` and retried with exponential backoff from the interval."""
-    names = [p.name for p in policies]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise errors.ConfigError(f"chart policy names declared twice: {', '.join(duplicated)}")
-    shared = statuses if statuses is not None else {}
-    for name in names:
-        shared.setdefault(name, PolicyStatus())
-
-    async def run(policy: charts_config.ChartPolicy) -> None:
-        status = shared[policy.name]
-        failures = 0
-        while True:
-            delay = policy.interval
-            try:
-                pushed = await check_policy(runtime, policy, status)
-            except errors.GitwardError as exc:
-                failures += 1
-                status.error, status.reason = exc.message, exc.reason
-                delay = max(min(policy.interval * 2 ** min(failures - 1, 16), max_backoff), delay)
-                _log.warning(
-                    "chart policy failed",
-                    policy=policy.name,
-                    reason=exc.reason,
-                    error=exc.message,
-                    retry_in=delay,
-                )
-            else:
-                failures = 0
-                status.error = status.reason = ""
-                if pushed is not None and on_commit is not None:
-                    on_commit(policy.name, pushed)
-            await sleep(delay)
-
-    tasks = [asyncio.create_task(run(p), name=f"chart-policy-{p.name}") for p in policies]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    recorded in ``statuses`` and retried with exponential backoff from the interval
+    (``policy_rounds``)."""
+    await policy_rounds.run(
+        "chart",
+        [
+            policy_rounds.Policy(p.name, p.interval, functools.partial(check_policy, runtime, p))
+            for p in policies
+        ],
+        PolicyStatus,
+        statuses=statuses,
+        on_commit=on_commit,
+        sleep=sleep,
+        max_backoff=max_backoff,
+    )

@@ -16,7 +16,7 @@ starts it as one task (``engine.triggers.images``); the CLI calls :func:`set_ima
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -29,7 +29,7 @@ import structlog
 
 from gitward import errors
 from gitward.config import images as images_config
-from gitward.engine import runtimes
+from gitward.engine import policy_rounds, runtimes
 from gitward.images import locating, policies, references, registries, rewriting
 from gitward.source import committing, resolving
 
@@ -344,49 +344,19 @@ async def watch_images(
     (the agent refreshes the Applications of that repository at once).
     """
     compiled = [compile_policy(spec) for spec in specs]
-    names = [c.spec.name for c in compiled]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise errors.ConfigError(f"image policy names declared twice: {', '.join(duplicated)}")
-    shared = statuses if statuses is not None else {}
-    for name in names:
-        shared.setdefault(name, PolicyStatus())
-
-    async def run(policy: _Compiled) -> None:
-        status = shared[policy.spec.name]
-        failures = 0
-        while True:
-            delay = policy.spec.interval
-            try:
-                pushed = await check_policy(runtime, policy, status, transport=transport)
-            except errors.GitwardError as exc:
-                failures += 1
-                status.error, status.reason = exc.message, exc.reason
-                delay = min(policy.spec.interval * 2 ** min(failures - 1, 16), max_backoff)
-                delay = max(delay, policy.spec.interval)
-                _log.warning(
-                    "image policy failed",
-                    policy=policy.spec.name,
-                    reason=exc.reason,
-                    error=exc.message,
-                    retry_in=delay,
-                )
-            else:
-                failures = 0
-                status.error = status.reason = ""
-                if pushed is not None and on_commit is not None:
-                    on_commit(policy.spec.name, pushed)
-            await sleep(delay)
-
-    tasks = [
-        asyncio.create_task(run(policy), name=f"image-policy-{policy.spec.name}")
-        for policy in compiled
-    ]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    await policy_rounds.run(
+        "image",
+        [
+            policy_rounds.Policy(
+                c.spec.name,
+                c.spec.interval,
+                functools.partial(check_policy, runtime, c, transport=transport),
+            )
+            for c in compiled
+        ],
+        PolicyStatus,
+        statuses=statuses,
+        on_commit=on_commit,
+        sleep=sleep,
+        max_backoff=max_backoff,
+    )
