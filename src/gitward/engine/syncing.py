@@ -175,12 +175,22 @@ class _Run:
         first = [c for c in wave if (c.key.group, c.key.kind) in _FIRST_TIER]
         rest = [c for c in wave if (c.key.group, c.key.kind) not in _FIRST_TIER]
         for tier in (first, rest):
+            start = len(self.outcome.results)
             await asyncio.gather(*(self._apply(c) for c in tier))
+            self._in_plan_order(start, tier)
             if any(r.code is operations.ResultCode.FAILED for r in self.outcome.results):
                 self.outcome.fail(
                     self._failure_summary(), self._first_failure_reason() or "ApplyFailed"
                 )
                 return
+
+    def _in_plan_order(self, start: int, tier: Sequence[plans.Change]) -> None:
+        """Put the results a concurrent tier recorded from ``start`` on back in
+        the Plan's order: they finish in any order, the report reads as planned."""
+        rank = {c.key: index for index, c in enumerate(tier)}
+        done = self.outcome.results[start:]
+        done.sort(key=lambda r: rank.get(r.key, len(rank)))
+        self.outcome.results[start:] = done
 
     async def _apply(self, change: plans.Change) -> None:
         if change.action is plans.Action.SKIP:
