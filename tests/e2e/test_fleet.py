@@ -32,7 +32,6 @@ class Fleet:
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp = tmp_path
-        self._stack = contextlib.ExitStack()
         self._stacks: dict[str, contextlib.ExitStack] = {}
         self.servers: dict[str, Any] = {}
 
@@ -108,6 +107,30 @@ def _agent(tmp_path: Path, env: dict[str, str], fleet: Fleet, url: str, labels: 
     return agent
 
 
+@contextlib.contextmanager
+def _serving(agent: AgentProcess, config: str = "") -> Iterator[AgentProcess]:
+    """``agent`` started with ``config`` and anonymous read access added to its
+    configuration, and stopped after."""
+    agent.config.write_text(agent.config.read_text() + config + "auth: {anonymous: read-only}\n")
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+def _commit_web(git: Git, message: str, selector: str, extra: str = "") -> None:
+    """The ApplicationSet in apps/ (targets matching ``selector``) and web/ at version 1."""
+    git.commit(
+        message,
+        {
+            "apps/web.yaml": APPSET.format(selector=selector, url=git.url, extra=extra),
+            "web/ns.yaml": NAMESPACE,
+            "web/deploy.yaml": deployment("web", "example/web:1"),
+        },
+    )
+
+
 def _image(server: Any) -> str | None:
     live = kget(server, "-n", "web", "deployment", "web")
     return live["spec"]["template"]["spec"]["containers"][0]["image"] if live else None
@@ -119,22 +142,18 @@ def _apps(agent: AgentProcess) -> dict[str, Any]:
     return {item["name"]: item for item in answer.json()["items"]}
 
 
+def _targets(agent: AgentProcess) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{agent.url}/api/v1/targets", timeout=5)
+    return list(answer.json()["items"])
+
+
 def test_targets_generator_follows_labels(
     tmp_path: Path, env: dict[str, str], git: Git, fleet: Fleet
 ) -> None:
-    git.commit(
-        "web on staging clusters",
-        {
-            "apps/web.yaml": APPSET.format(selector="{env: staging}", url=git.url, extra=""),
-            "web/ns.yaml": NAMESPACE,
-            "web/deploy.yaml": deployment("web", "example/web:1"),
-        },
-    )
+    _commit_web(git, "web on staging clusters", "{env: staging}")
     labels = {"stage-1": "env: staging", "eu-1": "env: prod", "us-1": "env: staging"}
     agent = _agent(tmp_path, env, fleet, git.url, labels)
-    agent.config.write_text(agent.config.read_text() + "auth: {anonymous: read-only}\n")
-    agent.start()
-    try:
+    with _serving(agent):
         s1, eu, us = (fleet.servers[n] for n in ("stage-1", "eu-1", "us-1"))
         eventually(lambda: _image(s1) == "example/web:1" and _image(us) == "example/web:1", "sync")
         assert _image(eu) is None
@@ -148,34 +167,23 @@ def test_targets_generator_follows_labels(
         # Without cascadeDelete the removed Application's objects keep running.
         assert _image(s1) == "example/web:1"
 
-        targets = httpx.get(f"{agent.url}/api/v1/targets", timeout=5).json()["items"]
+        targets = _targets(agent)
         assert {t["name"]: t["reachable"] for t in targets} == {
             "stage-1": True,
             "eu-1": True,
             "us-1": True,
         }
         assert {t["name"]: t["labels"] for t in targets}["eu-1"] == {"env": "staging"}
-    finally:
-        agent.stop()
 
 
 def test_rolling_sync_stops_at_a_failing_staging_and_continues_when_fixed(
     tmp_path: Path, env: dict[str, str], git: Git, fleet: Fleet
 ) -> None:
-    git.commit(
-        "web everywhere, staging first",
-        {
-            "apps/web.yaml": APPSET.format(selector="{}", url=git.url, extra=ROLLING),
-            "web/ns.yaml": NAMESPACE,
-            "web/deploy.yaml": deployment("web", "example/web:1"),
-        },
-    )
+    _commit_web(git, "web everywhere, staging first", "{}", ROLLING)
     labels = {"stage-1": "env: staging", "eu-1": "env: prod", "us-1": "env: prod"}
     agent = _agent(tmp_path, env, fleet, git.url, labels)
-    agent.config.write_text(agent.config.read_text() + "auth: {anonymous: read-only}\n")
-    agent.start()
     s1, eu, us = (fleet.servers[n] for n in ("stage-1", "eu-1", "us-1"))
-    try:
+    with _serving(agent):
         eventually(lambda: all(_image(s) == "example/web:1" for s in (s1, eu, us)), "v1", 60)
 
         git.commit("v2 fails", {"web/deploy.yaml": deployment("web", "example/web:2-fail")})
@@ -214,27 +222,16 @@ def test_rolling_sync_stops_at_a_failing_staging_and_continues_when_fixed(
             ),
             "rollout completed",
         )
-    finally:
-        agent.stop()
 
 
 def test_a_stopped_cluster_leaves_the_others_reconciling(
     tmp_path: Path, env: dict[str, str], git: Git, fleet: Fleet
 ) -> None:
-    git.commit(
-        "web everywhere",
-        {
-            "apps/web.yaml": APPSET.format(selector="{}", url=git.url, extra=""),
-            "web/ns.yaml": NAMESPACE,
-            "web/deploy.yaml": deployment("web", "example/web:1"),
-        },
-    )
+    _commit_web(git, "web everywhere", "{}")
     labels = {"stage-1": "env: staging", "eu-1": "env: prod", "us-1": "env: prod"}
     agent = _agent(tmp_path, env, fleet, git.url, labels)
-    agent.config.write_text(agent.config.read_text() + "auth: {anonymous: read-only}\n")
-    agent.start()
     s1, us = fleet.servers["stage-1"], fleet.servers["us-1"]
-    try:
+    with _serving(agent):
         eventually(lambda: _image(fleet.servers["eu-1"]) == "example/web:1", "v1", 60)
         eventually(lambda: _image(s1) == "example/web:1" and _image(us) == "example/web:1", "v1")
         fleet.stop("eu-1")
@@ -247,15 +244,7 @@ def test_a_stopped_cluster_leaves_the_others_reconciling(
         )
         rows = eventually(
             lambda: (
-                (
-                    t := {
-                        row["name"]: row
-                        for row in httpx.get(f"{agent.url}/api/v1/targets", timeout=5).json()[
-                            "items"
-                        ]
-                    }
-                )["eu-1"]["reachable"]
-                is False
+                (t := {row["name"]: row for row in _targets(agent)})["eu-1"]["reachable"] is False
                 and t
             ),
             "eu-1 shown unreachable",
@@ -263,32 +252,18 @@ def test_a_stopped_cluster_leaves_the_others_reconciling(
         assert rows["eu-1"]["lastError"]
         assert rows["eu-1"]["since"]
         assert rows["us-1"]["reachable"] is True
-    finally:
-        agent.stop()
 
 
 def test_targets_registered_as_secrets_join_and_leave_the_fleet(
     tmp_path: Path, env: dict[str, str], git: Git, fleet: Fleet
 ) -> None:
-    git.commit(
-        "web on staging clusters",
-        {
-            "apps/web.yaml": APPSET.format(selector="{env: staging}", url=git.url, extra=""),
-            "web/ns.yaml": NAMESPACE,
-            "web/deploy.yaml": deployment("web", "example/web:1"),
-        },
-    )
+    _commit_web(git, "web on staging clusters", "{env: staging}")
     management, eu = fleet.servers["stage-1"], fleet.servers["eu-1"]
     kubectl(management, "create", "namespace", "gitward-system")
     agent = AgentProcess(tmp_path, env, management, git.url)
-    text = agent.config.read_text()
-    agent.config.write_text(
-        text.replace("  test: {", "  mgmt: {")
-        + "targetSecrets: {target: mgmt, namespace: gitward-system, interval: 0.3s}\n"
-        + "auth: {anonymous: read-only}\n"
-    )
-    agent.start()
-    try:
+    agent.config.write_text(agent.config.read_text().replace("  test: {", "  mgmt: {"))
+    secrets = "targetSecrets: {target: mgmt, namespace: gitward-system, interval: 0.3s}\n"
+    with _serving(agent, secrets):
         kubectl(
             management,
             "-n",
@@ -311,7 +286,7 @@ def test_targets_registered_as_secrets_join_and_leave_the_fleet(
         )
         eventually(lambda: _image(eu) == "example/web:1", "registered cluster synced")
         assert sorted(_apps(agent)) == ["web-eu-1"]
-        rows = httpx.get(f"{agent.url}/api/v1/targets", timeout=5).json()["items"]
+        rows = _targets(agent)
         assert {r["name"]: r["labels"] for r in rows}["eu-1"] == {"env": "staging"}
         # No kubeconfig content in the API, and the file written is the agent's alone.
         assert "token" not in json.dumps(rows)
@@ -324,15 +299,10 @@ def test_targets_registered_as_secrets_join_and_leave_the_fleet(
         eventually(lambda: _apps(agent) == {}, "relabelled cluster leaves the set")
         kubectl(management, "-n", "gitward-system", "delete", "secret", "eu-1")
         eventually(
-            lambda: (
-                "eu-1"
-                not in {r["name"] for r in httpx.get(f"{agent.url}/api/v1/targets").json()["items"]}
-            ),
+            lambda: "eu-1" not in {r["name"] for r in _targets(agent)},
             "unregistered",
         )
         assert not written.exists()
-    finally:
-        agent.stop()
 
 
 def test_an_applicationset_declared_as_a_cluster_object_generates(
@@ -352,13 +322,10 @@ def test_an_applicationset_declared_as_a_cluster_object_generates(
     kubectl(management, "wait", "--for=condition=Established", "crd/applicationsets.gitward.dev")
     kubectl(management, "create", "namespace", "gitward-system")
     agent = _agent(tmp_path, env, fleet, git.url, dict.fromkeys(fleet.servers, "env: prod"))
-    agent.config.write_text(
-        agent.config.read_text()
-        + "clusterObjects: {target: stage-1, namespace: gitward-system, "
-        + "namespaces: [gitward-system]}\n"
-        + "auth: {anonymous: read-only}\n"
+    cluster_objects = (
+        "clusterObjects: {target: stage-1, namespace: gitward-system, "
+        "namespaces: [gitward-system]}\n"
     )
-    agent.start()
     appset = {
         "apiVersion": "gitward.dev/v1",
         "kind": "ApplicationSet",
@@ -375,7 +342,7 @@ def test_an_applicationset_declared_as_a_cluster_object_generates(
             },
         },
     }
-    try:
+    with _serving(agent, cluster_objects):
         kubectl(management, "apply", "-f", "-", stdin=json.dumps(appset))
         eventually(lambda: _image(eu) == "x:1", "the cluster-declared set's Application synced")
         assert sorted(_apps(agent)) == ["web-eu-1"]
@@ -404,5 +371,3 @@ def test_an_applicationset_declared_as_a_cluster_object_generates(
         kubectl(management, "-n", "gitward-system", "delete", "applicationset", "web")
         eventually(lambda: _apps(agent) == {}, "the set deleted, its Application removed")
         assert _image(eu) == "x:1"  # not cascaded: the workload keeps running
-    finally:
-        agent.stop()
