@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,28 +22,7 @@ from gitward.testing import kubeapi
 APP = "shop"
 PRUNE = base.PlanOptions(prune=True)
 
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[kubeapi.KubeAPIServer]:
-    async with kubeapi.KubeAPIServer(port=0, workload_delay=0.05) as running:
-        yield running
-
-
-@pytest.fixture
-async def target(server: kubeapi.KubeAPIServer, tmp_path: Path) -> AsyncIterator[KubernetesTarget]:
-    path = tmp_path / "kubeconfig"
-    server.write_kubeconfig(path)
-    connected = KubernetesTarget.connect("test", kubeconfig=path, timeout=5.0)
-    try:
-        yield connected
-    finally:
-        await connected.close()
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def _manifests(replicas: int = 2, db_value: str = "first-value") -> list[resources.Manifest]:

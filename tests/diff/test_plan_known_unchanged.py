@@ -9,8 +9,6 @@ field) and fields Git dropped must still be found.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,29 +21,10 @@ from gitward.testing import kubeapi
 
 APP = "shop"
 OPTIONS = base.PlanOptions()
+SETTINGS = "/api/v1/namespaces/shop/configmaps/settings"
+WEB = "/apis/apps/v1/namespaces/shop/deployments/web"
 
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[kubeapi.KubeAPIServer]:
-    async with kubeapi.KubeAPIServer(port=0, workload_delay=0.05) as running:
-        yield running
-
-
-@pytest.fixture
-async def target(server: kubeapi.KubeAPIServer, tmp_path: Path) -> AsyncIterator[KubernetesTarget]:
-    path = tmp_path / "kubeconfig"
-    server.write_kubeconfig(path)
-    connected = KubernetesTarget.connect("test", kubeconfig=path, timeout=5.0)
-    try:
-        yield connected
-    finally:
-        await connected.close()
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 def _bodies(data: dict[str, str] | None = None, replicas: int = 2) -> list[dict[str, Any]]:
@@ -148,13 +127,13 @@ async def test_values_changed_by_others_are_found(
     prepared = await _apply_all(target)
     await _patch(
         server,
-        "/api/v1/namespaces/shop/configmaps/settings",
+        SETTINGS,
         {"data": {"mode": "slow"}},
         manager="kubectl-edit",
     )
     await _patch(
         server,
-        "/apis/apps/v1/namespaces/shop/deployments/web/scale",
+        f"{WEB}/scale",
         {"spec": {"replicas": 5}},
         manager="kubectl-scale",
     )
@@ -173,7 +152,7 @@ async def test_a_declared_field_removed_by_others_is_found(
     prepared = await _apply_all(target)
     await _patch(
         server,
-        "/api/v1/namespaces/shop/configmaps/settings",
+        SETTINGS,
         [{"op": "remove", "path": "/data/level"}],
         manager="kubectl-edit",
         content_type="application/json-patch+json",
@@ -189,7 +168,7 @@ async def test_a_field_another_manager_took_with_the_same_value_is_dry_run(
     prepared = await _apply_all(target)
     await _patch(
         server,
-        "/apis/apps/v1/namespaces/shop/deployments/web",
+        WEB,
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -210,7 +189,7 @@ async def test_fields_others_add_beside_gitwards_are_not_drift(
     prepared = await _apply_all(target)
     await _patch(
         server,
-        "/api/v1/namespaces/shop/configmaps/settings",
+        SETTINGS,
         {"metadata": {"annotations": {"team": "payments"}}, "data": {"extra": "x"}},
         manager="kubectl-annotate",
     )
