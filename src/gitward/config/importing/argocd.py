@@ -18,23 +18,7 @@ from gitward.config.importing import results
 # Field managers Argo CD writes with (server-side apply, client-side apply):
 # an imported Application may take their fields over without force.
 MANAGERS = ("argocd-controller", "argocd-application-controller")
-_DEFAULT_TAKE_OVER = ["kubectl", "kubectl-*", "before-first-apply"]
-_NO_EQUIVALENT = "gitward has no equivalent"
 _IGNORE_FIELDS = ("group", "kind", "name", "namespace", "jsonPointers", "managedFieldsManagers")
-
-
-def _unhandled(
-    result: results.Imported,
-    source: str,
-    prefix: str,
-    mapping: Mapping[str, Any],
-    handled: set[str],
-    reasons: Mapping[str, str] | None = None,
-) -> None:
-    for key in mapping:
-        if key not in handled:
-            reason = (reasons or {}).get(key, _NO_EQUIVALENT)
-            result.note(source, f"{prefix}.{key}", reason)
 
 
 def target_of(destination: Mapping[str, Any], result: results.Imported, source: str) -> str:
@@ -103,8 +87,7 @@ def _helm(helm: Mapping[str, Any], result: results.Imported, source: str) -> dic
         out["kubeVersion"] = helm["kubeVersion"]
     if helm.get("apiVersions"):
         out["apiVersions"] = list(helm["apiVersions"])
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         prefix,
         helm,
@@ -139,8 +122,7 @@ def _kustomize(
             out[name] = kustomize[name]
     if kustomize.get("images"):
         out["images"] = [str(image) for image in kustomize["images"]]
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec.source.kustomize",
         kustomize,
@@ -164,7 +146,7 @@ def _directory(
     for key in ("include", "exclude"):
         if isinstance(walk.get(key), str):
             walk[key] = [walk[key]] if walk[key] else []
-    _unhandled(result, source, prefix, directory, {"recurse", "include", "exclude", "jsonnet"})
+    result.note_unhandled(source, prefix, directory, {"recurse", "include", "exclude", "jsonnet"})
     jsonnet = directory.get("jsonnet")
     if not isinstance(jsonnet, Mapping) or not jsonnet:
         return "directory", walk
@@ -190,7 +172,7 @@ def _directory(
             options[name] = arguments
     if jsonnet.get("libs"):
         options["libs"] = list(jsonnet["libs"])
-    _unhandled(result, source, f"{prefix}.jsonnet", jsonnet, {"tlas", "extVars", "libs"})
+    result.note_unhandled(source, f"{prefix}.jsonnet", jsonnet, {"tlas", "extVars", "libs"})
     return "jsonnet", options
 
 
@@ -228,8 +210,7 @@ def _one_source(
         chosen = next(iter(render))
         result.note(source, prefix, f"several render types: only {chosen} is kept")
         render = {chosen: render[chosen]}
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         prefix,
         argo,
@@ -259,7 +240,7 @@ def _source(spec: Mapping[str, Any], result: results.Imported, source: str) -> d
 def _sync_policy(
     policy: Mapping[str, Any], result: results.Imported, source: str
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"takeOverFrom": [*_DEFAULT_TAKE_OVER, *MANAGERS]}
+    out: dict[str, Any] = {"takeOverFrom": [*results.DEFAULT_TAKE_OVER, *MANAGERS]}
     automated = policy.get("automated")
     if isinstance(automated, Mapping) and automated.get("enabled", True):
         out["automated"] = {
@@ -296,8 +277,7 @@ def _sync_policy(
                 key: backoff[key] for key in ("duration", "factor", "maxDuration") if key in backoff
             }
         out["retry"] = translated
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec.syncPolicy",
         policy,
@@ -325,18 +305,7 @@ def app_spec(
         out["syncPolicy"]["cascadeDelete"] = True
     ignores = []
     for index, rule in enumerate(spec.get("ignoreDifferences") or []):
-        kept = {
-            key: rule[key]
-            for key in (
-                "group",
-                "kind",
-                "name",
-                "namespace",
-                "jsonPointers",
-                "managedFieldsManagers",
-            )
-            if key in rule
-        }
+        kept = {key: rule[key] for key in _IGNORE_FIELDS if key in rule}
         if rule.get("jqPathExpressions"):
             result.note(
                 source,
@@ -347,8 +316,7 @@ def app_spec(
             ignores.append(kept)
     if ignores:
         out["ignoreDifferences"] = ignores
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,
@@ -420,8 +388,7 @@ def project(document: Mapping[str, Any], result: results.Imported) -> dict[str, 
         ]
     else:
         out["clusterResourceWhitelist"] = []  # Argo CD: none unless listed
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,
@@ -589,8 +556,7 @@ def application_set(document: Mapping[str, Any], result: results.Imported) -> di
                 ]
             }
         }
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,

@@ -20,23 +20,8 @@ from gitward.config.importing import results
 SOURCES = ("GitRepository", "OCIRepository", "HelmRepository")
 KUSTOMIZE_MANAGER = "kustomize-controller"
 HELM_MANAGER = "helm-controller"
-_DEFAULT_TAKE_OVER = ["kubectl", "kubectl-*", "before-first-apply"]
-_NO_EQUIVALENT = "gitward has no equivalent"
 
 Sources = Mapping[tuple[str, str, str], Mapping[str, Any]]
-
-
-def _unhandled(
-    result: results.Imported,
-    source: str,
-    prefix: str,
-    mapping: Mapping[str, Any],
-    handled: set[str],
-    reasons: Mapping[str, str] | None = None,
-) -> None:
-    for key in mapping:
-        if key not in handled:
-            result.note(source, f"{prefix}.{key}", (reasons or {}).get(key, _NO_EQUIVALENT))
 
 
 def _ref(ref: Mapping[str, Any], result: results.Imported, source: str) -> str:
@@ -74,8 +59,7 @@ def git_repository(document: Mapping[str, Any], result: results.Imported) -> dic
             "spec.verify",
             "name the keys in gitward.yaml signingKeys and set spec.source.verify.keyRef",
         )
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,
@@ -206,7 +190,7 @@ def _target(result: results.Imported, source: str, document: Mapping[str, Any]) 
 def _policy(spec: Mapping[str, Any], manager: str, prune: bool) -> dict[str, Any]:
     policy: dict[str, Any] = {
         "automated": {"prune": prune, "selfHeal": True},
-        "takeOverFrom": [*_DEFAULT_TAKE_OVER, manager],
+        "takeOverFrom": [*results.DEFAULT_TAKE_OVER, manager],
     }
     if spec.get("interval"):
         policy["interval"] = spec["interval"]
@@ -292,8 +276,7 @@ def kustomization(
         app_spec["dependsOn"] = _depends(spec)
     if spec.get("suspend"):
         app_spec["suspend"] = True
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,
@@ -389,8 +372,7 @@ def helm_release(
                 f"spec.chart.spec.{key}",
                 "the chart is read from Git at the Application's ref",
             )
-    _unhandled(
-        result,
+    result.note_unhandled(
         source,
         "spec",
         spec,

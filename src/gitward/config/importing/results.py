@@ -13,6 +13,10 @@ from typing import Any
 
 IN_CLUSTER = "in-cluster"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+# Field managers an imported Application may take fields over from without
+# force, besides the importing tool's own.
+DEFAULT_TAKE_OVER = ("kubectl", "kubectl-*", "before-first-apply")
+NO_EQUIVALENT = "gitward has no equivalent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,20 @@ class Imported:
 
     def note(self, source: str, path: str, reason: str) -> None:
         self.notes.append(Note(source, path, reason))
+
+    def note_unhandled(
+        self,
+        source: str,
+        prefix: str,
+        mapping: Mapping[str, Any],
+        handled: set[str],
+        reasons: Mapping[str, str] | None = None,
+    ) -> None:
+        """Note every key of ``mapping`` (at ``prefix``) not in ``handled``, with
+        its reason from ``reasons`` or :data:`NO_EQUIVALENT`."""
+        for key in mapping:
+            if key not in handled:
+                self.note(source, f"{prefix}.{key}", (reasons or {}).get(key, NO_EQUIVALENT))
 
     def add_repository(self, entry: Mapping[str, Any]) -> None:
         if all(existing.get("url") != entry.get("url") for existing in self.repositories):
