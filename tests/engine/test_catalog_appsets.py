@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gitward.engine import catalog, generating
+from gitward.engine import catalog, generating, persisting, states
+from gitward.store import base as store_base
+from gitward.store import storing
 from gitward.testing import trees
 
 APPSET = """\
@@ -114,3 +117,49 @@ def test_cascade_delete_of_the_set_reaches_its_applications(tmp_path: Path) -> N
         catalog.load(_root(tmp_path / "p", {"w.yaml": APPSET}), "apps"), _targets(a="staging")
     )
     assert not plain.apps["web-a"].app.spec.sync_policy.cascade_delete
+
+
+async def _restarted(tmp_path: Path, before: catalog.Catalog) -> catalog.Catalog | None:
+    """What a restarted agent expands against: the generated Applications of
+    ``before`` saved to a real store, read back by another store object."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    now = datetime.now(UTC)
+    async with storing.SqlStore(url) as store:
+        for declared in before.apps.values():
+            state = states.AppState(app=declared.app, file=declared.file, owner=declared.owner)
+            await store.save_status(persisting.record(state, now))
+    async with storing.SqlStore(url) as store:
+        restored = {record.name: record for record in await store.list_status()}
+    return persisting.expansion_base(None, restored)
+
+
+@pytest.mark.parametrize("policy", ["sync", "create-update"])
+async def test_applications_sync_policy_across_a_restart(tmp_path: Path, policy: str) -> None:
+    text = APPSET.replace(
+        "  template:", f"  syncPolicy: {{applicationsSync: {policy}}}\n  template:"
+    )
+    loaded = catalog.load(_root(tmp_path, {"web.yaml": text, "db.yaml": APP % "db"}), "apps")
+    first = catalog.expand(loaded, _targets(a="staging"))
+    base = await _restarted(tmp_path, first)
+    # Only what sets generated is remembered; declared Applications come from Git.
+    assert base is not None and list(base.apps) == ["web-a"]
+    assert base.apps["web-a"] == first.apps["web-a"]
+    second = catalog.expand(loaded, _targets(a="prod"), base)
+    assert sorted(second.apps) == (["db"] if policy == "sync" else ["db", "web-a"])
+
+
+async def test_a_set_failing_at_start_up_keeps_what_it_generated(tmp_path: Path) -> None:
+    loaded = catalog.load(_root(tmp_path, {"web.yaml": APPSET}), "apps")
+    first = catalog.expand(loaded, _targets(a="staging"))
+    base = await _restarted(tmp_path, first)
+    broken = APPSET.replace('"web-{{target.name}}"', '"web-{{target.nom}}"')
+    reloaded = catalog.load(_root(tmp_path / "next", {"web.yaml": broken}), "apps")
+    again = catalog.expand(reloaded, _targets(a="staging"), base)
+    assert list(again.apps) == ["web-a"] and again.apps["web-a"].owner == "web"
+
+
+def test_an_unreadable_stored_application_is_generated_again() -> None:
+    odd = store_base.AppRecord(name="web-a", owner="web", file="apps/web.yaml", generated={"x": 1})
+    assert persisting.expansion_base(None, {"web-a": odd}) is None
+    current = catalog.Catalog(revision="abc")
+    assert persisting.expansion_base(current, {"web-a": odd}) is current

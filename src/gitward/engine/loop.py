@@ -38,6 +38,7 @@ from gitward.engine import (
     fleet,
     gating,
     ownership,
+    persisting,
     publishing,
     reachability,
     reconciling,
@@ -216,7 +217,7 @@ class Agent:
                 self.runtime,
                 merged.catalog,
                 merged.cluster_sets,
-                self.context.catalog,
+                persisting.expansion_base(self.context.catalog, self.context.restored),
                 max_age=self.options.poll_interval,
             )
             merged = dataclasses.replace(merged, catalog=expanded)

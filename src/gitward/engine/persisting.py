@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gitward.engine import states
+import structlog
+
+from gitward import errors
+from gitward.config import applications
+from gitward.engine import catalog, states
 from gitward.model import operations
 from gitward.store import base as store_base
+
+_log = structlog.get_logger(__name__)
 
 
 def record(state: states.AppState, now: datetime) -> store_base.AppRecord:
@@ -28,7 +34,39 @@ def record(state: states.AppState, now: datetime) -> store_base.AppRecord:
         drift_since=state.drift_since,
         updated_at=now,
         labels=dict(state.app.metadata.labels),
+        owner=state.owner,
+        file=state.file if state.owner else "",
+        generated=(
+            state.app.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+            if state.owner
+            else None
+        ),
     )
+
+
+def expansion_base(
+    current: catalog.Catalog | None, restored: dict[str, store_base.AppRecord]
+) -> catalog.Catalog | None:
+    """What ApplicationSets are expanded against: the catalog in use or, before
+    the first one since start-up, the generated Applications the store kept.
+
+    So a set with ``applicationsSync: create-update`` still keeps, after a
+    restart, what its generators no longer produce, and a set whose generators
+    fail at start-up keeps what it had generated."""
+    if current is not None:
+        return current
+    apps: dict[str, catalog.Declared] = {}
+    for name, saved in restored.items():
+        if not saved.owner or saved.generated is None:
+            continue
+        try:
+            app = applications.parse(saved.generated, f"stored Application {name}")
+        except errors.ConfigError as exc:
+            # Written by another version of gitward: the set generates it again.
+            _log.warning("stored generated Application unreadable", app=name, error=str(exc))
+            continue
+        apps[name] = catalog.Declared(app, saved.file, owner=saved.owner)
+    return catalog.Catalog(revision="", apps=apps) if apps else None
 
 
 def restore(state: states.AppState, saved: store_base.AppRecord) -> None:

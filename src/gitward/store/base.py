@@ -27,7 +27,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from gitward import errors
 from gitward.model import operations, plans, status
@@ -180,6 +180,13 @@ class AppRecord:
     updated_at: datetime | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     plan: PlanSummary | None = None
+    # An Application an ApplicationSet generated: the set's name, the file
+    # declaring the set, and the Application document as generated, so a
+    # restarted agent still knows what a set keeps (applicationsSync:
+    # create-update) or what a set whose generators fail at start-up made.
+    owner: str = ""
+    file: str = ""
+    generated: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -320,6 +320,11 @@ def app_to_dict(app: base.AppRecord) -> dict[str, Any]:
         "updatedAt": _opt_dt_to_str(app.updated_at, f"update time in {what}"),
         "labels": dict(app.labels),
         "plan": None if app.plan is None else plan_summary_to_dict(app.plan),
+        **(
+            {"owner": app.owner, "file": app.file, "generated": dict(app.generated)}
+            if app.owner and app.generated is not None
+            else {}
+        ),
     }
 
 
@@ -344,9 +349,20 @@ def app_from_dict(doc: Mapping[str, Any]) -> base.AppRecord:
             updated_at=_opt_dt_from_str(d.get("updatedAt"), "app updatedAt"),
             labels={str(k): str(v) for k, v in d.get("labels", {}).items()},
             plan=None if plan is None else plan_summary_from_dict(plan),
+            owner=str(d.get("owner", "")),
+            file=str(d.get("file", "")),
+            generated=_opt_mapping(d.get("generated"), "app generated"),
         )
 
     return _read(doc, "app status", read)
+
+
+def _opt_mapping(value: object, what: str) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what}: expected a mapping")
+    return value
 
 
 def event_to_dict(event: base.EventRecord) -> dict[str, Any]:

@@ -88,7 +88,8 @@ class Root:
         )
         if not root_changed and fingerprint == self._generated:
             return
-        expanded = await asyncio.to_thread(catalog.expand, loaded, inputs, ctx.catalog)
+        previous = persisting.expansion_base(ctx.catalog, ctx.restored)
+        expanded = await asyncio.to_thread(catalog.expand, loaded, inputs, previous)
         await self._on_loaded(expanded)
         self._generated = fingerprint
 
