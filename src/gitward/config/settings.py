@@ -19,42 +19,13 @@ from gitward import errors
 from gitward.config import applications, durations, images, quantities
 from gitward.config import charts as charts_config
 from gitward.config import notifications as notifying
+from gitward.config.targets import HostTargetSettings as HostTargetSettings
+from gitward.config.targets import KubernetesTargetSettings as KubernetesTargetSettings
+from gitward.config.targets import PluginTargetSettings as PluginTargetSettings
+from gitward.config.targets import TargetSettings as TargetSettings
 
 UrlMatcher = Callable[[str, str], bool]
 """``matches(glob, url)``: whether a repository URL glob matches a URL."""
-
-
-class TargetSettings(applications._Spec):
-    """A Kubernetes cluster gitward applies to."""
-
-    kubeconfig: str = Field(
-        "", description="Path of a kubeconfig file; '' means $KUBECONFIG or ~/.kube/config."
-    )
-    context: str = Field("", description="Context in the kubeconfig; '' means its current one.")
-    in_cluster: bool = Field(
-        False, alias="inCluster", description="Use the pod's service account instead."
-    )
-    allow_exec: bool = Field(
-        False,
-        alias="allowExec",
-        description="Allow kubeconfig `exec` credential plugins (they run arbitrary programs).",
-    )
-    timeout: durations.PositiveDuration = Field(30.0, description="API request timeout.")
-    labels: dict[str, str] = Field(
-        default_factory=dict,
-        description=(
-            "Labels ApplicationSet `targets` generators and rollout steps select on; "
-            "Applications with `postBuild` substitute them as `${target_<key>}`."
-        ),
-    )
-    service_account_dir: str = Field(
-        "/var/run/secrets/kubernetes.io/serviceaccount",
-        alias="serviceAccountDir",
-        description=(
-            "With inCluster: where the pod's token, ca.crt and namespace files are "
-            "(the API address comes from KUBERNETES_SERVICE_HOST/PORT)."
-        ),
-    )
 
 
 class TargetSecretsSettings(applications._Spec):
@@ -428,6 +399,21 @@ class Settings(applications._Spec):
         for name in value:
             applications.check_dns_label(name, "target name")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_roles_need_clusters(self) -> Settings:
+        wanted = {
+            "targetSecrets.target": self.target_secrets.target if self.target_secrets else "",
+            "clusterObjects.target": self.cluster_objects.target if self.cluster_objects else "",
+            "replicas.target": self.replicas.target,
+        }
+        for field, name in wanted.items():
+            declared = self.targets.get(name) if name else None
+            if declared is not None and declared.type != "kubernetes":
+                raise ValueError(
+                    f"{field} {name!r} is a {declared.type} target; it must be a kubernetes one"
+                )
+        return self
 
     @model_validator(mode="after")
     def _target_secrets_target(self) -> Settings:

@@ -31,6 +31,7 @@ from datetime import datetime
 
 from gitward import errors
 from gitward.config import settings as config_settings
+from gitward.config import targets as config_targets
 from gitward.engine import (
     catalog,
     cluster_catalog,
@@ -288,4 +289,4 @@ class Agent:
 
 def _timeout(settings: config_settings.Settings, target: str) -> float:
     declared = settings.targets.get(target)
-    return declared.timeout if declared is not None else config_settings.TargetSettings().timeout
+    return declared.timeout if declared is not None else config_targets.DEFAULT_TIMEOUT

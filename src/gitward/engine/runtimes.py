@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gitward import errors
 from gitward.config import settings as config_settings
+from gitward.config import targets as config_targets
 from gitward.engine import documents, metrics
 from gitward.render import sops
 from gitward.source import archives as source_archives
@@ -24,7 +25,7 @@ from gitward.source import charts as source_charts
 from gitward.source import credentials as source_credentials
 from gitward.source import webhooks as source_webhooks
 from gitward.targets import base as targets
-from gitward.targets import kubernetes
+from gitward.targets import registry as target_registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,34 +133,28 @@ class Runtime:
         return self._targets[name]
 
     def _connect(self, name: str) -> targets.Target:
-        # The kinds each Application ever applied are recorded beside the git
-        # mirrors, so a later run (another process) still finds, and can
-        # prune, the last object of a kind that left Git.
-        record = self.cache_dir / "targets" / f"{name}.json"
+        # Targets keep their records (the kinds each Application ever applied,
+        # what a host target created) beside the git mirrors, so a later run
+        # (another process) still finds, and can prune, what left Git.
+        state = self.cache_dir / "targets"
         declared = self.settings.targets.get(name)
-        if declared is not None:
-            return kubernetes.KubernetesTarget.connect(
-                name,
-                kubeconfig=declared.kubeconfig or default_kubeconfig(),
-                context=declared.context or None,
-                in_cluster=declared.in_cluster,
-                service_account_dir=Path(declared.service_account_dir),
-                allow_exec=declared.allow_exec,
-                timeout=declared.timeout,
-                record_path=record,
+        if declared is None:
+            if self.options.kubeconfig is not None or self.options.config_file is None:
+                # One-shot use without a configuration file: the kubeconfig given
+                # on the command line (or the default one) serves every target.
+                declared = config_targets.KubernetesTargetSettings(
+                    kubeconfig=str(self.options.kubeconfig or ""), context=self.options.context
+                )
+            else:
+                known = ", ".join(sorted(self.settings.targets)) or "none"
+                raise errors.ConfigError(
+                    f"target {name!r} is not declared in {self.options.config_file} "
+                    f"(declared: {known})"
+                )
+        return target_registry.create(
+            target_registry.Request(
+                name=name, type=declared.type, options=declared.options(), state_dir=state
             )
-        if self.options.kubeconfig is not None or self.options.config_file is None:
-            # One-shot use without a configuration file: the kubeconfig given
-            # on the command line (or the default one) serves every target.
-            return kubernetes.KubernetesTarget.connect(
-                name,
-                kubeconfig=self.options.kubeconfig or default_kubeconfig(),
-                context=self.options.context or None,
-                record_path=record,
-            )
-        known = ", ".join(sorted(self.settings.targets)) or "none"
-        raise errors.ConfigError(
-            f"target {name!r} is not declared in {self.options.config_file} (declared: {known})"
         )
 
     def decryption(self, key_ref: str, app: str) -> sops.Decryption:

@@ -112,7 +112,7 @@ class Registrations:
             for k, v in (meta.get("labels") or {}).items()
             if not str(k).startswith("gitward.dev/")
         }
-        target = config_settings.TargetSettings.model_validate(
+        target = config_settings.KubernetesTargetSettings.model_validate(
             {
                 "kubeconfig": str(path),
                 "context": _decoded(data, "context", where),
