@@ -16,12 +16,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
-from rich.table import Table
 
 from gitward import errors
-from gitward.cli import consoles
+from gitward.cli import consoles, sync_output
 from gitward.engine import documents, projecting, reconciling, reports, runtimes
-from gitward.model import operations, plans, status
+from gitward.model import operations, plans
 
 T = TypeVar("T")
 
@@ -49,6 +48,14 @@ RevisionOpt = Annotated[
     str, typer.Option("--revision", help="Use this ref or commit instead of the Application's.")
 ]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="text, json or yaml.")]
+SyncOutputOpt = Annotated[
+    str,
+    typer.Option(
+        "--output",
+        "-o",
+        help="text (a summary), wide (every object), json or yaml (every object).",
+    ),
+]
 
 
 def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.RuntimeOptions) -> T:
@@ -167,9 +174,20 @@ def sync(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds to wait for health.")
     ] = None,
-    output: OutputOpt = "text",
+    output: SyncOutputOpt = "text",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every object (as -o wide).")
+    ] = False,
 ) -> None:
-    """Apply the Application once: server-side apply, prune, wait for health."""
+    """Apply the Application once: server-side apply, prune, wait for health.
+
+    Prints, per kind, how many objects were created, configured or left
+    unchanged, names the changed objects and those not Healthy; ``-v`` (or
+    ``-o wide``) lists every object and its health."""
+    if output not in ("text", "wide", "json", "yaml"):
+        message = f"unknown output {output!r} (text, wide, json or yaml)"
+        _err.print(f"[red]error:[/] {message}", markup=True)
+        raise typer.Exit(EXIT_INPUT)
     app = _load(app_file)
     report = _run(
         lambda rt: reconciling.sync(
@@ -185,7 +203,7 @@ def sync(
         ),
         _options(config, kubeconfig, context, cache_dir),
     )
-    _print_operation(report, output)
+    _print_operation(report, "wide" if verbose and output == "text" else output)
     if report.operation.phase is not operations.OperationPhase.SUCCEEDED:
         raise typer.Exit(_exit_code(report.error))
 
@@ -211,7 +229,31 @@ def _print_operation(report: reconciling.SyncReport, output: str) -> None:
     if output in ("json", "yaml"):
         _dump(reports.operation_dict(op), output)
         return
-    table = Table(title=f"sync {op.app} @ {op.revision.sha[:12] or op.revision.ref}")
+    wide = output == "wide"
+    if wide and op.results:
+        _print_table(op)
+    elif op.results:
+        sys.stdout.write("\n".join(sync_output.summary_lines(op)) + "\n")
+    colour = "green" if op.phase is operations.OperationPhase.SUCCEEDED else "red"
+    reason = f" ({op.reason})" if op.reason else ""
+    out = _out.console()
+    out.print(f"[{colour}]{op.phase.value}[/]{reason}: {op.message}", markup=True)
+    health = sync_output.health_lines(report, every=wide)
+    if health:
+        out.print("\n".join(health), markup=False)
+    waiting = sync_output.not_healthy(report)
+    if waiting and op.phase is operations.OperationPhase.SUCCEEDED:
+        out.print(
+            f"[yellow]not healthy yet:[/] {', '.join(waiting)}; the sync applied everything, "
+            "these have not reached Healthy (use --wait to wait for them)",
+            markup=True,
+        )
+
+
+def _print_table(op: operations.Operation) -> None:
+    from rich.table import Table  # only for -o wide: laying out a big table takes a while
+
+    table = Table(title=sync_output.title(op))
     for column in ("resource", "action", "result", "message"):
         table.add_column(column)
     for result in op.results:
@@ -219,24 +261,7 @@ def _print_operation(report: reconciling.SyncReport, output: str) -> None:
         table.add_row(
             str(result.key), result.action.value, result.code.value, result.message, style=style
         )
-    if op.results:
-        _out.print(table)
-    colour = "green" if op.phase is operations.OperationPhase.SUCCEEDED else "red"
-    reason = f" ({op.reason})" if op.reason else ""
-    _out.print(f"[{colour}]{op.phase.value}[/]{reason}: {op.message}", markup=True)
-    for key, health in sorted(report.outcome.health.items()):
-        _out.print(f"  health {key}: {health.status.value} {health.message}".rstrip())
-    waiting = [
-        f"{key} ({health.status.value})"
-        for key, health in sorted(report.outcome.health.items())
-        if health.status is not status.HealthStatus.HEALTHY
-    ]
-    if waiting and op.phase is operations.OperationPhase.SUCCEEDED:
-        _out.print(
-            f"[yellow]not healthy yet:[/] {', '.join(waiting)}; the sync applied everything, "
-            "these have not reached Healthy (use --wait to wait for them)",
-            markup=True,
-        )
+    _out.print(table)
 
 
 def _dump(data: Any, output: str) -> None:

@@ -44,7 +44,7 @@ everything because a render came back empty is how outages happen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from gitward import errors
@@ -75,8 +75,13 @@ def build(
     inventory: Sequence[Mapping[str, Any]],
     options: base.PlanOptions,
     predicted: Mapping[resources.ResourceKey, Mapping[str, Any]] | None = None,
+    unchanged: Set[resources.ResourceKey] = frozenset(),
 ) -> plans.Plan:
     """The Plan that brings the target to ``desired`` for ``app`` at ``revision``.
+
+    ``predicted`` holds server-side dry-run results; ``unchanged`` the keys the
+    caller already found :func:`known_unchanged` (not dry-run for that reason),
+    so that check is not made twice for them.
 
     ``live`` maps each desired key to its live object (a missing entry or
     None means absent). Raises :class:`gitward.errors.PlanError` for duplicate
@@ -101,7 +106,9 @@ def build(
     changes: list[plans.Change] = []
     for manifest in desired:
         changes.extend(
-            _plan_declared(manifest, live.get(manifest.key), predicted, options, warnings)
+            _plan_declared(
+                manifest, live.get(manifest.key), predicted, unchanged, options, warnings
+            )
         )
     skipped_prunes = 0
     for key, obj in leftovers:
@@ -218,6 +225,7 @@ def _plan_declared(
     manifest: resources.Manifest,
     live: Mapping[str, Any] | None,
     predicted: Mapping[resources.ResourceKey, Mapping[str, Any]] | None,
+    unchanged: Set[resources.ResourceKey],
     options: base.PlanOptions,
     warnings: list[str],
 ) -> list[plans.Change]:
@@ -269,7 +277,11 @@ def _plan_declared(
             f"{manifest.key} is being deleted on the target; it is re-created once gone"
         )
     result = predicted.get(manifest.key) if predicted is not None else None
-    if predicted is not None and result is None and known_unchanged(manifest, live, options):
+    if (
+        predicted is not None
+        and result is None
+        and (manifest.key in unchanged or known_unchanged(manifest, live, options))
+    ):
         return [
             plans.Change(
                 key=manifest.key,

@@ -197,7 +197,9 @@ async def _plan(
     live = await target.read([m.key for m in prepared if not m.key.generated])
     inventory = await target.inventory(app.name)
     options = plan_options(app, prune=prune)
-    predicted = await _dry_run_existing(target, prepared, live, options, runtime.concurrency)
+    predicted, unchanged = await _dry_run_existing(
+        target, prepared, live, options, runtime.concurrency
+    )
     return planning.build(
         app.name,
         desired.revision.sha,
@@ -206,6 +208,7 @@ async def _plan(
         inventory,
         options,
         predicted=predicted,
+        unchanged=unchanged,
     )
 
 
@@ -237,23 +240,28 @@ async def _dry_run_existing(
     live: Mapping[resources.ResourceKey, Mapping[str, Any] | None],
     options: diff_base.PlanOptions,
     concurrency: int,
-) -> dict[resources.ResourceKey, dict[str, object]]:
+) -> tuple[dict[resources.ResourceKey, dict[str, object]], frozenset[resources.ResourceKey]]:
     """Server-side dry runs of the objects that exist, except those known to be
     as gitward last applied them (``planning.known_unchanged``): a no-op
-    re-plan then reads each kind once and asks nothing per object."""
+    re-plan then reads each kind once and asks nothing per object. Returns
+    the dry-run results and the keys known unchanged."""
     limit = asyncio.Semaphore(concurrency)
 
     async def one(manifest: resources.Manifest) -> tuple[resources.ResourceKey, dict[str, object]]:
         async with limit:
             return manifest.key, dict(await target.dry_run(manifest, force=True))
 
-    unknown = [
-        m
-        for m in manifests
-        if (current := live.get(m.key)) is not None
-        and not planning.known_unchanged(m, current, options)
-    ]
-    return dict(await asyncio.gather(*(one(m) for m in unknown)))
+    unknown: list[resources.Manifest] = []
+    unchanged: set[resources.ResourceKey] = set()
+    for manifest in manifests:
+        current = live.get(manifest.key)
+        if current is None:
+            continue
+        if planning.known_unchanged(manifest, current, options):
+            unchanged.add(manifest.key)
+        else:
+            unknown.append(manifest)
+    return dict(await asyncio.gather(*(one(m) for m in unknown))), frozenset(unchanged)
 
 
 async def sync(
