@@ -5,7 +5,7 @@ first), and leaves the others' operations alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,12 @@ class Shard:
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+    def fence(self, app: str) -> str:
+        return "test#1" if app in self.owned else ""
+
+    def live_fences(self) -> Collection[str]:
+        return ()
 
     def change(self, owned: set[str]) -> None:
         self.owned = owned

@@ -10,6 +10,7 @@ an event, and a failure schedules a retry with the Application's backoff.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +44,8 @@ async def sync_recorded(
         trigger=trigger,
         started_at=now,
         dry_run=dry_run,
+        # Replicas: the lease this sync writes under ('' for a single replica).
+        fence=ctx.ownership.fence(state.name),
     )
     op_id = await ctx.store.start_operation(running)
     state.last_operation = op_id
@@ -86,9 +89,14 @@ async def sync_recorded(
             phase=operations.OperationPhase.FAILED,
             message="superseded by a newer revision",
             reason="Superseded",
+            fence=running.fence,
         )
         await asyncio.shield(ctx.store.finish_operation(op_id, cancelled))
         raise
+    if running.fence:
+        report = dataclasses.replace(
+            report, operation=dataclasses.replace(report.operation, fence=running.fence)
+        )
     await ctx.store.finish_operation(op_id, report.operation)
     if dry_run:
         return report

@@ -103,6 +103,10 @@ class Context:
         )
         self._changed(app)
 
+    def announce(self, app: str) -> None:
+        """``app``'s status changed elsewhere (another replica, through the store)."""
+        self._changed(app)
+
     def known(self, name: str) -> states.AppState:
         state = self.apps.get(name)
         if state is None:

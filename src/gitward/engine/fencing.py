@@ -1,9 +1,10 @@
 """Every write to a target made under the owner's fence.
 
-When replicas share the work, ``engine.ownership`` wraps each target in a
-:class:`FencedTarget`: ``apply`` and ``delete`` first ask the membership
-whether this replica may still write the Application at hand (lease good,
-view fresh, Application in its settled shard) and raise
+When replicas share the work, ``engine.replicas`` wraps each target in a
+:class:`FencedTarget`: every write (``apply``, ``create``, ``replace``,
+``delete``, ``write_status``) first asks the membership whether this
+replica may still write the Application at hand (lease good, view fresh,
+Application in its settled shard) and raises
 :class:`gitward.errors.FenceLost` instead of sending the request when not.
 The check is local (no request) and made immediately before each write, so
 a replica that lost its lease stops before its next write, mid-sync
@@ -58,9 +59,6 @@ class FencedTarget:
         self._check = check
         self._attribution = attribution
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
     def _fence(self) -> None:
         self._check(_current_app.get())
         # This task's writes carry who made them (replica, fence, view).
@@ -103,6 +101,17 @@ class FencedTarget:
         self._fence()
         return await self.inner.apply(manifest, force=force, seen_version=seen_version)
 
+    async def create(self, manifest: resources.Manifest) -> targets.ApplyResult:
+        self._fence()
+        return await self.inner.create(manifest)
+
+    async def replace(self, manifest: resources.Manifest) -> targets.ApplyResult:
+        self._fence()
+        return await self.inner.replace(manifest)
+
+    async def hook_runs(self, app: str, key: resources.ResourceKey) -> list[Mapping[str, Any]]:
+        return await self.inner.hook_runs(app, key)
+
     async def delete(self, key: resources.ResourceKey, *, uid: str = "") -> bool:
         self._fence()
         return await self.inner.delete(key, uid=uid)
@@ -117,3 +126,9 @@ class FencedTarget:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+def fenced(inner: targets.Target, check: Check, attribution: Callable[[], str]) -> targets.Target:
+    """``inner`` with its writes fenced (typed as the Protocol, so mypy checks
+    that :class:`FencedTarget` forwards every method of it)."""
+    return FencedTarget(inner, check, attribution)

@@ -17,6 +17,7 @@ to the work queue (``engine.queueing``) and the queue to the workers
     rollouts    -> queue    a step of an ApplicationSet's rollout opened
     targets     -> queue    a target answers again (connection monitor)
     queue -> workers        reconcile one owned Application, record it
+    replicas                lease, members, shard; others' statuses (engine.replicas)
 
 Everything the parts share lives in one ``engine.context.Context``; which
 Applications this process works on is ``engine.ownership``'s answer.
@@ -44,6 +45,7 @@ from gitward.engine import (
     reachability,
     reconciling,
     recovery,
+    replicas,
     requests,
     rollbacks,
     runtimes,
@@ -87,6 +89,13 @@ class Agent:
         options = options or AgentOptions(
             workers=settings.workers, poll_interval=settings.poll_interval
         )
+        # Replicas: ownership from the coordinator, every target write fenced.
+        self.replicas: replicas.Replicas | None = None
+        if owner is None and settings.replicas.enabled:
+            owner = replicas.build(settings, runtime.metrics)
+        if isinstance(owner, replicas.Replicas):
+            self.replicas = owner
+            runtime.wrap = owner.wrap
         owner = owner or ownership.Everything()
         ctx = context.Context(settings, runtime, store, options=options, clock=clock, owner=owner)
         self.context = ctx
@@ -167,6 +176,8 @@ class Agent:
         self.reachability.start()
         try:
             async with asyncio.TaskGroup() as group:
+                if self.replicas is not None:
+                    group.create_task(self.replicas.run(ctx))
                 group.create_task(self._root.run())
                 if self._configuration is not None:
                     group.create_task(self._configuration.run())
@@ -190,6 +201,8 @@ class Agent:
             self._charts.stop()
             await self.reachability.stop()
             await self.gate.stop()
+            if self.replicas is not None:
+                await self.replicas.close()
 
     def reload_configuration(self) -> None:
         """Re-read the configuration file's targets now (``gitward serve`` on SIGHUP)."""

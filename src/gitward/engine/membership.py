@@ -132,6 +132,10 @@ class Membership:
     def shard(self) -> set[str]:
         return set(self._mine)
 
+    def live_fences(self) -> set[str]:
+        """The fences of the members in the current view (this one's included)."""
+        return {str(m.fence) for m in self._members}
+
     def check(self, app: str | None) -> coordination.Fence:
         """The fence to write ``app`` under, or :class:`errors.FenceLost`.
 

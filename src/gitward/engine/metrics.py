@@ -141,6 +141,19 @@ class Metrics:
             ["app", "quantile"],
             registry=self.registry,
         )
+        # Replicas (engine.replicas): shards as this replica sees them.
+        self.replica_shard_size = Gauge(
+            "gitward_replica_shard_size",
+            "Applications each live replica owns, in this replica's view of the members.",
+            ["replica"],
+            registry=self.registry,
+        )
+        self.lease_renew_failures = Counter(
+            "gitward_replica_lease_renew_failures_total",
+            "Lease renewals (or joins) of this replica that failed or found the lease lost.",
+            registry=self.registry,
+        )
+        self._shard_replicas: set[str] = set()
         # Every stage label exists from the start, so dashboards show zeros
         # rather than "no data" before the first reconcile.
         for stage in Stage:
@@ -217,6 +230,17 @@ class Metrics:
     def target_reachable(self, target: str, reachable: bool | None) -> None:
         if reachable is not None:
             self.target_up.labels(target=target).set(1 if reachable else 0)
+
+    def shards(self, sizes: dict[str, int]) -> None:
+        """Set the shard size of each live replica; replicas gone lose their series."""
+        for gone in self._shard_replicas - set(sizes):
+            self.replica_shard_size.remove(gone)
+        for replica, size in sizes.items():
+            self.replica_shard_size.labels(replica=replica).set(size)
+        self._shard_replicas = set(sizes)
+
+    def lease_renew_failed(self) -> None:
+        self.lease_renew_failures.inc()
 
     def track_queue(self, depth: Callable[[], int]) -> None:
         """Read the queue depth at scrape time (``metrics.track_queue(lambda: len(queue))``)."""

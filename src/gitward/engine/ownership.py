@@ -11,7 +11,7 @@ again so each is picked up by its new owner and dropped by the old one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 
@@ -31,6 +31,16 @@ class Ownership(Protocol):
         have changed; it must not block."""
         ...
 
+    def fence(self, app: str) -> str:
+        """The fencing token an Operation of ``app`` is recorded under ('' when
+        alone, or when this process may not write ``app`` now)."""
+        ...
+
+    def live_fences(self) -> Collection[str]:
+        """The fences of the live replicas: a Running operation recorded under
+        one of them may be running right now and is never marked interrupted."""
+        ...
+
 
 class Everything:
     """The single-replica ownership: every Application, for ever."""
@@ -44,3 +54,9 @@ class Everything:
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Nothing ever changes; the listener is never called."""
+
+    def fence(self, app: str) -> str:
+        return ""
+
+    def live_fences(self) -> Collection[str]:
+        return ()

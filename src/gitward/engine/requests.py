@@ -4,7 +4,20 @@ pin and release, sync now. ``engine.loop.Agent`` exposes these; rollbacks
 
 from __future__ import annotations
 
-from gitward.engine import attempts, context, reconciling, states
+from gitward import errors
+from gitward.engine import attempts, context, fencing, reconciling, states
+
+
+def _owned(ctx: context.Context, name: str) -> states.AppState:
+    """``name``'s state, when this replica may act on it. With replicas the
+    API forwards actions to the owner (``api.forwarding``); one that arrives
+    here anyway (the shard moved meanwhile) is refused, never half-done."""
+    state = ctx.known(name)
+    if not ctx.ownership.owns(name):
+        raise errors.FenceLost(
+            f"Application {name} is reconciled by another replica now: ask it (or retry)"
+        )
+    return state
 
 
 def refresh(ctx: context.Context, name: str, reason: str) -> None:
@@ -13,7 +26,7 @@ def refresh(ctx: context.Context, name: str, reason: str) -> None:
 
 
 async def suspend(ctx: context.Context, name: str, suspended: bool) -> None:
-    state = ctx.known(name)
+    state = _owned(ctx, name)
     state.suspended = suspended
     await ctx.save(state)
     ctx.queue.add(name, "resumed" if not suspended else "suspended")
@@ -22,7 +35,7 @@ async def suspend(ctx: context.Context, name: str, suspended: bool) -> None:
 async def pin(ctx: context.Context, name: str, revision: str) -> None:
     """Hold an Application at ``revision`` (rollback --to): it is synced to it
     now, and automated sync pauses until :func:`unpin`."""
-    state = ctx.known(name)
+    state = _owned(ctx, name)
     state.pinned_revision = revision
     state.set_condition(
         states.PINNED,
@@ -36,7 +49,7 @@ async def pin(ctx: context.Context, name: str, revision: str) -> None:
 
 
 async def unpin(ctx: context.Context, name: str) -> None:
-    state = ctx.known(name)
+    state = _owned(ctx, name)
     state.pinned_revision = ""
     state.conditions.pop(states.PINNED, None)
     await ctx.save(state)
@@ -54,14 +67,15 @@ async def sync_now(
     trigger: str = "manual",
 ) -> reconciling.SyncReport:
     """A sync a person asked for; runs now, in the caller's task."""
-    state = ctx.known(name)
-    report = await attempts.sync_recorded(
-        ctx,
-        state,
-        trigger=trigger,
-        revision=revision or state.pinned_revision,
-        prune=prune,
-        dry_run=dry_run,
-    )
+    state = ctx.known(name) if dry_run else _owned(ctx, name)
+    with fencing.writing_for(name):
+        report = await attempts.sync_recorded(
+            ctx,
+            state,
+            trigger=trigger,
+            revision=revision or state.pinned_revision,
+            prune=prune,
+            dry_run=dry_run,
+        )
     ctx.queue.add(name, "after manual sync")
     return report

@@ -9,7 +9,7 @@ per declared target name.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +76,8 @@ class Runtime:
         self.concurrency = 8
         self.metrics = metrics.Metrics()
         self._targets: dict[str, targets.Target] = {}
+        # Replicas fence every write (engine.replicas): set before the first target.
+        self.wrap: Callable[[targets.Target], targets.Target] | None = None
         self._decryption: dict[str, sops.Decryption] = {}
         self._signing: dict[str, source_base.SignaturePolicy] = {}
 
@@ -129,7 +131,8 @@ class Runtime:
     def target(self, name: str) -> targets.Target:
         """The target called ``name``, connected on first use."""
         if name not in self._targets:
-            self._targets[name] = self._connect(name)
+            target = self._connect(name)
+            self._targets[name] = self.wrap(target) if self.wrap is not None else target
         return self._targets[name]
 
     def _connect(self, name: str) -> targets.Target:

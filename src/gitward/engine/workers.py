@@ -32,6 +32,7 @@ from gitward.engine import (
     attempts,
     conditions,
     context,
+    fencing,
     gating,
     metrics,
     policies,
@@ -104,7 +105,7 @@ class Workers:
             return False
         if app not in ctx.owned:
             if not ctx.ownership.owns_everything:
-                await recovery.recover(ctx, [app])
+                await recovery.take_over(ctx, app)
             ctx.owned.add(app)
         return True
 
@@ -141,7 +142,9 @@ class Workers:
         # Its own task, so a newer revision can cancel it (Context.supersede)
         # without cancelling the worker.
         ctx = self._ctx
-        task = asyncio.create_task(self.reconcile(state, reasons))
+        # Every write the reconcile makes is fenced for this Application (replicas).
+        with fencing.writing_for(state.name):
+            task = asyncio.create_task(self.reconcile(state, reasons))
         ctx.running[state.name] = (task, "")
         try:
             await task
