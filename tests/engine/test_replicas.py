@@ -360,3 +360,25 @@ def test_built_from_settings_without_a_request(monkeypatch: pytest.MonkeyPatch) 
     assert not built.owns_everything and not built.owns("anything")
     monkeypatch.setenv("POD_NAME", "gitward-2")
     assert replicas.identity(settings.replicas.model_copy(update={"identity": ""})) == "gitward-2"
+
+
+async def test_leases_in_a_configured_cluster_and_namespace(cluster: Any) -> None:
+    settings = config_settings.Settings.model_validate(
+        {
+            "store": "postgresql+psycopg://gitward@db/gitward",
+            "targets": {"mgmt": {"kubeconfig": str(cluster.kubeconfig)}},
+            "replicas": {
+                "coordinator": "kubernetes",
+                "identity": "r2",
+                "target": "mgmt",
+                "namespace": "leases",
+                "group": "blue",
+            },
+        }
+    )
+    built = replicas.build(settings, metrics.Metrics())
+    try:
+        assert built.coordinator.identity == "r2"
+        assert built.coordinator.description == "Kubernetes Leases in namespace leases (group blue)"
+    finally:
+        await built.close()

@@ -29,17 +29,16 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from pathlib import Path
 
 import structlog
 
 from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.coordination import advisory, base, leases
-from gitward.engine import context, fencing, membership, metrics, persisting, runtimes
+from gitward.engine import context, fencing, membership, metrics, persisting
 from gitward.model import coordination
 from gitward.targets import base as targets
-from gitward.targets.kubernetes import connecting
+from gitward.targets import registry as target_registry
 
 _log = structlog.get_logger(__name__)
 
@@ -92,20 +91,13 @@ def build(settings: config_settings.Settings, meters: metrics.Metrics) -> Replic
     if replicas.coordinator != "kubernetes":
         raise errors.ConfigError(f"replicas.coordinator {replicas.coordinator!r}: nothing to build")
     declared = settings.targets.get(replicas.target) if replicas.target else None
-    if declared is not None:
-        where = connecting.Settings(
-            kubeconfig=Path(declared.kubeconfig).expanduser()
-            if declared.kubeconfig
-            else runtimes.default_kubeconfig(),
-            context=declared.context or None,
-            in_cluster=declared.in_cluster,
-            allow_exec=declared.allow_exec,
-            timeout=declared.timeout,
-            service_account_dir=Path(declared.service_account_dir),
+    connection = target_registry.kubernetes_connection(
+        target_registry.Request(
+            name=replicas.target,
+            type="kubernetes",
+            options=declared.options() if declared is not None else {},
         )
-    else:
-        where = connecting.Settings(in_cluster=True)
-    connection = connecting.connect(where)
+    )
     namespace = replicas.namespace or connection.namespace
     made = leases.LeaseCoordinator(
         connection.client,

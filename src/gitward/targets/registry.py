@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from gitward import errors
 from gitward.targets import base
@@ -77,6 +77,30 @@ def factory(type_: str, *, target: str = "") -> Factory:
 def create(request: Request) -> base.Target:
     """A target for ``request``, by its type's factory."""
     return factory(request.type, target=request.name)(request)
+
+
+class ApiConnection(Protocol):
+    """A connection to a Kubernetes API: its lightkube ``client`` and the
+    namespace of its context (or of the pod's service account)."""
+
+    @property
+    def client(self) -> Any: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+def kubernetes_connection(request: Request) -> ApiConnection:
+    """A Kubernetes API connection for ``request`` (a ``kubernetes`` entry; no
+    options: in-cluster), for replica coordination's Leases."""
+    where = f"target {request.name!r}" if request.name else "in-cluster API"
+    connect = cast(
+        Callable[[Request], ApiConnection],
+        _load("gitward.targets.kubernetes.factory:connection", where),
+    )
+    return connect(request)
 
 
 def _load(reference: str, where: str) -> Factory:

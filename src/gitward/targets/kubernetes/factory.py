@@ -29,6 +29,28 @@ def create(request: registry.Request) -> KubernetesTarget:
     )
 
 
+def connection(request: registry.Request) -> connecting.Connection:
+    """A connection to the API of a ``kubernetes`` entry (or, with no options,
+    to the cluster the process runs in), for what is not a target: the Leases
+    of replica coordination. No request is sent yet."""
+    options = request.options
+    if not options:
+        return connecting.connect(connecting.Settings(in_cluster=True))
+    kubeconfig = str(options.get("kubeconfig") or "") or str(_default_kubeconfig())
+    return connecting.connect(
+        connecting.Settings(
+            kubeconfig=Path(kubeconfig).expanduser(),
+            context=str(options.get("context") or "") or None,
+            in_cluster=bool(options.get("in_cluster", False)),
+            allow_exec=bool(options.get("allow_exec", False)),
+            timeout=float(options.get("timeout") or connecting.DEFAULT_TIMEOUT),
+            service_account_dir=Path(
+                str(options.get("service_account_dir") or connecting.SERVICE_ACCOUNT_DIR)
+            ),
+        )
+    )
+
+
 def _default_kubeconfig() -> Path:
     # The kubeconfig kubectl would use: the first of $KUBECONFIG, else ~/.kube/config.
     listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
