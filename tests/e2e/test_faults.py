@@ -181,9 +181,10 @@ def test_a_hanging_target_is_a_condition_and_no_revision_is_claimed(
                 (s := agent.status("web"))
                 and (c := condition(s, "TargetReachable")) is not None
                 and not c.status
+                and s.desired_revision == head
                 and s
             ),
-            "TargetReachable False",
+            "TargetReachable False at the new head",
         )
         assert condition(status, "TargetReachable").reason == "TargetUnreachable"
         assert status.desired_revision == head

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gitward.config import appsets
-from gitward.engine import rollouts
+from gitward.config import applications, appsets
+from gitward.engine import gating, rollouts, states
 from gitward.model import status
 
 STEPS = (
@@ -93,3 +93,31 @@ def test_unmatched_applications_come_last_and_drift_is_never_gated() -> None:
     assert result.steps[2].apps == ("other",)
     assert not result.steps[2].open
     assert "prod-0" not in result.steps[1].waiting
+
+
+def test_a_step_is_not_judged_on_the_health_of_the_revision_before() -> None:
+    """Between the end of a sync and the next health assessment an Application
+    still carries the previous revision's health; the gate reads it as Unknown,
+    so a failing staging cannot look Healthy for that moment and open prod."""
+    app = applications.Application.model_validate(
+        {
+            "apiVersion": "gitward.dev/v1",
+            "kind": "Application",
+            "metadata": {"name": "stage-1"},
+            "spec": {
+                "source": {"repoURL": "file:///srv/git/web.git", "path": "web"},
+                "destination": {"target": "test", "namespace": "web"},
+            },
+        }
+    )
+    state = states.AppState(app, sync=SYNCED, synced_revision="v2", health_revision="v1")
+    state.health = status.HealthResult(HEALTHY)
+    assert gating.member_health(state) == status.HealthStatus.UNKNOWN
+    stale = rollouts.assess(STEPS, _fleet("v2", ("v1",) * 4, health=gating.member_health(state)))
+    assert stale.allowed == set() and not stale.steps[1].open
+    assert stale.phase == rollouts.Phase.PROGRESSING
+
+    state.health_revision = "v2"  # assessed after the sync
+    assert gating.member_health(state) == HEALTHY
+    fresh = rollouts.assess(STEPS, _fleet("v2", ("v1",) * 4, health=gating.member_health(state)))
+    assert fresh.steps[1].open and fresh.allowed

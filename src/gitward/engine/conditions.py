@@ -158,8 +158,10 @@ async def refresh_health(ctx: context.Context, state: states.AppState) -> None:
 
 
 async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
+    revision = state.synced_revision
     if not state.managed_keys:
         state.health = status.HealthResult(status.HealthStatus.HEALTHY)
+        state.health_revision = revision
         state.resource_statuses = []
         return
     target = ctx.runtime.target(state.app.spec.destination.target)
@@ -168,8 +170,10 @@ async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
             health = await waiting.assess(target, sorted(state.managed_keys))
     except errors.GitwardError as exc:
         state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
+        state.health_revision = revision
         return
     state.health = _timed(ctx.queue, state, assessing.app_health(health), ctx.clock())
+    state.health_revision = revision
     state.resource_statuses = [
         status.ResourceStatus(
             key=key,

@@ -26,6 +26,7 @@ import structlog
 from gitward import errors
 from gitward.config import appsets
 from gitward.engine import context, rollouts, states
+from gitward.model import status
 from gitward.store import base as store_base
 
 _log = structlog.get_logger(__name__)
@@ -194,7 +195,7 @@ class Gate:
                     desired_revision=await self._desired(state, resolved),
                     synced_revision=state.synced_revision,
                     sync=state.sync,
-                    health=state.health.status,
+                    health=member_health(state),
                     failed=bool(state.failures) and state.failed_revision == state.revision,
                 )
             )
@@ -263,6 +264,15 @@ class Gate:
                 await self._ctx.event(
                     "", "Normal", "RolloutCompleted", f"ApplicationSet {name!r}: every step done"
                 )
+
+
+def member_health(state: states.AppState) -> status.HealthStatus:
+    # A sync that just ended leaves the previous revision's health in place
+    # until its objects are assessed again: never judge a step by it (a failing
+    # staging looked Healthy for that moment and opened production).
+    if state.health_revision != state.synced_revision:
+        return status.HealthStatus.UNKNOWN
+    return state.health.status
 
 
 def _held(state: states.AppState) -> bool:

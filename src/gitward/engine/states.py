@@ -37,6 +37,9 @@ class AppState:
     revision: str = ""  # the commit the Application's ref resolves to now
     previous_revision: str = ""  # what it resolved to at the reconcile before
     synced_revision: str = ""  # the commit last applied successfully
+    # The synced_revision ``health`` was assessed at: a sync that just ended
+    # leaves the previous revision's health until the next assessment.
+    health_revision: str = ""
     conditions: dict[str, status.Condition] = field(default_factory=dict)
     resource_statuses: list[status.ResourceStatus] = field(default_factory=list)
     # Drift: live differs from Git at a revision already synced.
