@@ -84,11 +84,16 @@ class HostTargetSettings(_Common):
         description="How often managed files are hashed, besides inotify (the fallback).",
     )
     output_limit: int = Field(
-        65536,
+        4096,
         alias="outputLimit",
-        ge=1024,
-        le=16 * 1024 * 1024,
+        ge=256,
+        le=1024 * 1024,
         description="Bytes of a Command's output kept in the operation (its tail).",
+    )
+    allow_commands: bool = Field(
+        False,
+        alias="allowCommands",
+        description="Run Command objects (they run programs as the agent's user).",
     )
 
     @field_validator("roots")

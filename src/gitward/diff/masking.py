@@ -9,6 +9,9 @@ What is masked on a Secret: every value under ``data`` and ``stringData``
 and the ``kubectl.kubernetes.io/last-applied-configuration`` annotation (it
 holds the whole Secret, values included). Keys stay visible, as ``kubectl
 describe secret`` shows them, so people can see *which* entry changed.
+
+The same goes for a host File whose content is secret (``spec.secret: true``,
+set by the render for SOPS-decrypted content): ``spec.content`` is masked.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitward.diff import _pointers, normalising
-from gitward.model import plans, resources
+from gitward.model import hostobjects, plans, resources
 
 _SECRET_MAPS = ("data", "stringData")
 _LAST_APPLIED = "/metadata/annotations/" + _pointers.escape(normalising.LAST_APPLIED_ANNOTATION)
@@ -39,9 +42,19 @@ def mask_object(obj: Mapping[str, Any]) -> Mapping[str, Any]:
             mask_object(item) if isinstance(item, Mapping) else item for item in obj["items"]
         ]
         return masked_list
+    if hostobjects.is_secret_file(obj):
+        return _mask_file(obj)
     if not normalising.is_secret(obj):
         return obj
     return _mask_secret(obj)
+
+
+def _mask_file(obj: Mapping[str, Any]) -> dict[str, Any]:
+    masked = copy.deepcopy(dict(obj))
+    spec = masked.get("spec")
+    if isinstance(spec, dict) and "content" in spec:
+        spec["content"] = plans.MASK
+    return masked
 
 
 def _mask_secret(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,9 +74,19 @@ def _mask_secret(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def mask_changes(
-    key: resources.ResourceKey, changes: Iterable[plans.FieldChange]
+    key: resources.ResourceKey, changes: Iterable[plans.FieldChange], *, secret: bool = False
 ) -> tuple[plans.FieldChange, ...]:
-    """``changes`` of the object ``key`` with Secret values masked."""
+    """``changes`` of the object ``key`` with Secret values masked; ``secret``:
+    the object is a host File with secret content (its key cannot say so)."""
+    if secret and key.group == hostobjects.GROUP:
+        return tuple(
+            plans.FieldChange(
+                path=change.path,
+                before=_mask_file_value(change.path, change.before),
+                after=_mask_file_value(change.path, change.after),
+            )
+            for change in changes
+        )
     if not is_secret_key(key):
         return tuple(changes)
     return tuple(
@@ -74,6 +97,18 @@ def mask_changes(
         )
         for change in changes
     )
+
+
+def _mask_file_value(path: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if path == "/spec/content":
+        return plans.MASK
+    if path in ("", "/spec") and isinstance(value, Mapping):
+        inner = value.get("spec") if path == "" else value
+        if isinstance(inner, Mapping) and "content" in inner:
+            return _mask_file(value) if path == "" else {**inner, "content": plans.MASK}
+    return value
 
 
 def _mask_value(path: str, value: Any) -> Any:

@@ -49,7 +49,7 @@ from typing import Any
 
 from gitward import errors
 from gitward.diff import _fieldsv1, base, comparing, ignoring, masking, normalising, ordering
-from gitward.model import directives, plans, resources
+from gitward.model import directives, hostobjects, plans, resources
 
 REASON_CREATE = "not on the target"
 REASON_UPDATE = "live differs from Git"
@@ -299,7 +299,8 @@ def _plan_declared(
         if result is not None
         else _compare_structural(manifest, live, options)
     )
-    masked = masking.mask_changes(manifest.key, field_changes)
+    secret = hostobjects.is_secret_file(manifest.body) or hostobjects.is_secret_file(live)
+    masked = masking.mask_changes(manifest.key, field_changes, secret=secret)
     adopt = bool(masked) and all(_stamps_only(change) for change in masked)
     return [
         plans.Change(

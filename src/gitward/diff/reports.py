@@ -11,15 +11,19 @@ Text format, one block per object that changes (``+`` create, ``~`` update,
         ~ /spec/replicas: 3 → 5
         + /metadata/labels/tier: "web"
         - /spec/paused
+
+Text over several lines (a host File's content, a script in a ConfigMap)
+is shown as a unified diff under its field, live (``-``) against Git (``+``).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
 from gitward.diff import masking
-from gitward.model import plans
+from gitward.model import hostobjects, plans
 
 _MARKS = {
     plans.Action.CREATE: "+",
@@ -31,6 +35,7 @@ _MARKS = {
 # Long values (a whole container, a certificate) are cut in the text view;
 # the JSON view carries them whole.
 _MAX_VALUE = 200
+_MAX_DIFF_LINES = 60
 
 
 def _value(value: Any) -> str:
@@ -46,6 +51,30 @@ def field_line(change: plans.FieldChange) -> str:
     if change.after is None:
         return f"- {path}"
     return f"~ {path}: {_value(change.before)} → {_value(change.after)}"
+
+
+def field_lines(change: plans.FieldChange) -> list[str]:
+    """:func:`field_line`, or for text over several lines (a file's content, a
+    script in a ConfigMap) the line and a unified diff of the two texts under it."""
+    before, after = change.before, change.after
+    if not (isinstance(before, str) and isinstance(after, str)) or not (
+        "\n" in before or "\n" in after
+    ):
+        return [field_line(change)]
+    diff = list(
+        difflib.unified_diff(
+            before.splitlines(), after.splitlines(), "live", "git", n=2, lineterm=""
+        )
+    )
+    shown = diff[2:] if len(diff) > 2 else diff
+    if len(shown) > _MAX_DIFF_LINES:
+        more = len(shown) - _MAX_DIFF_LINES
+        shown = [*shown[:_MAX_DIFF_LINES], f"… {more} more line(s)"]
+    return [f"~ {change.path or '/'}:", *(f"    {line}" for line in shown)]
+
+
+def _secret(change: plans.Change) -> bool:
+    return change.desired is not None and hostobjects.is_secret_file(change.desired.body)
 
 
 def text(plan: plans.Plan, *, show_unchanged: bool = False) -> str:
@@ -74,8 +103,10 @@ def text(plan: plans.Plan, *, show_unchanged: bool = False) -> str:
         if tags:
             head += f" ({'; '.join(tags)})"
         lines.append(head)
-        for field_change in masking.mask_changes(change.key, change.field_changes):
-            lines.append(f"    {field_line(field_change)}")
+        for field_change in masking.mask_changes(
+            change.key, change.field_changes, secret=_secret(change)
+        ):
+            lines.extend(f"    {line}" for line in field_lines(field_change))
     if plan.in_sync:
         lines.append("In sync: nothing to create, update or prune.")
     elif plan.matches_git:
@@ -116,6 +147,6 @@ def _change_dict(change: plans.Change) -> dict[str, Any]:
         "source": change.desired.source if change.desired is not None else "",
         "fieldChanges": [
             {"path": fc.path, "before": fc.before, "after": fc.after}
-            for fc in masking.mask_changes(change.key, change.field_changes)
+            for fc in masking.mask_changes(change.key, change.field_changes, secret=_secret(change))
         ],
     }

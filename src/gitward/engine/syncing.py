@@ -233,8 +233,8 @@ class _Run:
             targets.ApplyOutcome.CONFIGURED: operations.ResultCode.CONFIGURED,
             targets.ApplyOutcome.UNCHANGED: operations.ResultCode.UNCHANGED,
         }[result.outcome]
-        note = f"took over fields from {', '.join(taken_from)}" if taken_from else ""
-        self._record(change, code, note)
+        took = f"took over fields from {', '.join(taken_from)}" if taken_from else ""
+        self._record(change, code, "; ".join(n for n in (took, result.message) if n))
 
     async def _apply_taking_over(
         self, manifest: resources.Manifest, *, seen_version: str

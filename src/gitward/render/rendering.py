@@ -18,12 +18,16 @@ import orjson
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, caching, detection, sops, substituting, validating
+from gitward.render import base, caching, detection, hostfiles, sops, substituting, validating
 
 Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
 """A post-render step (decrypt, substitute): takes and returns a render."""
 
-_transforms: list[Transform] = [sops.decrypt_rendered, substituting.substitute_rendered]
+_transforms: list[Transform] = [
+    sops.decrypt_rendered,
+    substituting.substitute_rendered,
+    hostfiles.resolve_rendered,
+]
 _transforms_lock = threading.Lock()
 
 cache = caching.RenderCache()

@@ -33,6 +33,7 @@ class ApplyResult:
     key: resources.ResourceKey
     outcome: ApplyOutcome
     live: Mapping[str, Any]  # the object as the target returned it
+    message: str = ""  # what the target has to say about it (a command's output), for the record
 
 
 class WatchEventType(StrEnum):

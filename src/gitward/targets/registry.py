@@ -24,6 +24,7 @@ from gitward.targets import base
 GROUP = "gitward.targets"
 _BUILTIN = {
     "kubernetes": "gitward.targets.kubernetes.factory:create",
+    "host": "gitward.targets.host.factory:create",
 }
 
 
