@@ -30,7 +30,7 @@ import structlog
 from gitward import errors
 from gitward.config import images as images_config
 from gitward.engine import policy_rounds, runtimes
-from gitward.images import locating, policies, references, registries, rewriting
+from gitward.images import locating, policies, references, registries, repinning, rewriting
 from gitward.source import committing, resolving
 
 _log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ def edit_tree(
     per_file: dict[str, list[rewriting.Change]] = defaultdict(list)
     old: list[str] = []
     for pin in pins:
-        changes = locating.changes_for(pin, wanted.tag, wanted.digest)
+        changes = repinning.changes_for(pin, wanted.tag, wanted.digest)
         if changes:
             per_file[pin.file].extend(changes)
             old.append(pin.version)

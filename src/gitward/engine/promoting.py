@@ -32,7 +32,7 @@ from pathlib import Path
 from gitward import errors
 from gitward.config import applications
 from gitward.engine import catalog, runtimes
-from gitward.images import locating, rewriting
+from gitward.images import locating, repinning, rewriting
 from gitward.source import committing
 
 PROMOTION_LABEL = "gitward.dev/promotion"
@@ -172,7 +172,7 @@ def plan_edits(
             if pin.holds is locating.Holds.TAG and not tag:
                 notes.append(f"{subject}: {pin.describe()} holds a tag; {source.name} has none")
                 continue
-            changes = locating.changes_for(pin, tag, digest)
+            changes = repinning.changes_for(pin, tag, digest)
             if not changes:
                 continue
             per_file[pin.file].extend(changes)

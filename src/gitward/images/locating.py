@@ -15,9 +15,8 @@ A *pin* is one value in one file that decides which version runs:
 * **chart versions** (for promotions): ``version`` of ``Chart.yaml`` and the
   ``version`` of each entry of its ``dependencies``.
 
-:func:`scan` walks a directory; :func:`pins_in` reads one file;
-:func:`changes_for` turns a pin and a new version into the
-``rewriting.Change`` values that set it. Files that are not YAML (Helm
+:func:`scan` walks a directory; :func:`pins_in` reads one file
+(``images.repinning`` turns a pin and a new version into edits). Files that are not YAML (Helm
 templates, which carry ``{{ }}``) are skipped and listed, never fatal.
 Called by ``engine.imaging`` and ``engine.promoting``.
 """
@@ -463,42 +462,3 @@ def chart_pins(text: str, name: str) -> list[Pin]:
                 )
             )
     return pins
-
-
-# --- from a pin and a version to changes -----------------------------------------------
-
-
-def changes_for(pin: Pin, tag: str, digest: str = "") -> list[rewriting.Change]:
-    """The edits that make ``pin`` say ``tag``/``digest``; [] when it already does."""
-    if (pin.tag, pin.digest) == (tag, digest) or (
-        pin.kind is Kind.KUSTOMIZE and not tag and pin.digest == digest
-    ):
-        return []
-    where = pin.describe()
-    if pin.kind is Kind.KUSTOMIZE:
-        return _kustomize_changes(pin, tag, digest)
-    if pin.holds is Holds.REFERENCE:
-        assert pin.image is not None
-        return [
-            rewriting.Change(pin.document, pin.path, pin.key, pin.image.with_version(tag, digest))
-        ]
-    if not tag:
-        raise rewriting.RewriteError(f"{where}: holds a tag; a digest alone cannot be written")
-    value = f"{tag}@{digest}" if digest else tag
-    return [rewriting.Change(pin.document, pin.path, pin.key, value)]
-
-
-def _kustomize_changes(pin: Pin, tag: str, digest: str) -> list[rewriting.Change]:
-    changes: list[rewriting.Change] = []
-    keys = list(pin.entry_keys)
-    anchor = "newName" if "newName" in keys else "name"
-    if tag and tag != pin.tag:
-        changes.append(rewriting.Change(0, pin.path, "newTag", tag, after=anchor))
-    if "newTag" in keys:
-        anchor = "newTag"
-    if digest and digest != pin.digest:
-        changes.append(rewriting.Change(0, pin.path, "digest", digest, after=anchor))
-    elif not digest and "digest" in keys and tag:
-        # A digest overrides the tag in Kustomize: the new tag would not take.
-        changes.append(rewriting.Change(0, pin.path, "digest", None))
-    return changes
