@@ -15,10 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
-from gitward.config import durations
+from gitward.config import base, durations, rendering
 
 API_VERSION = "gitward.dev/v1"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -34,11 +34,7 @@ def check_dns_label(value: str, what: str = "name") -> str:
     return value
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Metadata(_Spec):
+class Metadata(base.Spec):
     name: str = Field(description="Application name; a DNS label, unique in the agent.")
     project: str = Field("default", description="Project the Application belongs to.")
     labels: dict[str, str] = Field(default_factory=dict)
@@ -50,106 +46,14 @@ class Metadata(_Spec):
         return check_dns_label(value)
 
 
-class Verify(_Spec):
+class Verify(base.Spec):
     """Require every applied commit to be signed by a key of the agent's
     ``signingKeys`` entry named ``keyRef``."""
 
     key_ref: str = Field(alias="keyRef")
 
 
-class DirectoryOptions(_Spec):
-    recurse: bool = Field(True, description="Read subdirectories too.")
-    include: list[str] = Field(default_factory=list, description="Glob patterns to keep.")
-    exclude: list[str] = Field(default_factory=list, description="Glob patterns to skip.")
-
-
-class KustomizeOptions(_Spec):
-    name_prefix: str = Field("", alias="namePrefix")
-    name_suffix: str = Field("", alias="nameSuffix")
-    namespace: str = Field("", description="Override the namespace of every object.")
-    images: list[str] = Field(
-        default_factory=list, description="Image overrides, `name=newName:tag` or `name:tag`."
-    )
-    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    allow_remote_bases: bool = Field(
-        False,
-        alias="allowRemoteBases",
-        description="Allow remote (URL/git) resources; off by default (network, supply chain).",
-    )
-
-
-class HelmOptions(_Spec):
-    release_name: str = Field("", alias="releaseName", description="Defaults to the app name.")
-    value_files: list[str] = Field(
-        default_factory=list,
-        alias="valueFiles",
-        description="Values files, relative to the Application's path, inside the repository.",
-    )
-    values: dict[str, Any] = Field(default_factory=dict, description="Inline values (last wins).")
-    set: list[str] = Field(default_factory=list, description="`key=value` overrides.")
-    include_crds: bool = Field(True, alias="includeCRDs")
-    kube_version: str = Field("", alias="kubeVersion")
-    api_versions: list[str] = Field(default_factory=list, alias="apiVersions")
-
-
-class JsonnetOptions(_Spec):
-    tlas: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Top-level arguments: strings as strings, other values as Jsonnet code.",
-    )
-    ext_vars: dict[str, Any] = Field(
-        default_factory=dict,
-        alias="extVars",
-        description="External variables (std.extVar), typed as tlas are.",
-    )
-    libs: list[str] = Field(
-        default_factory=list,
-        description="Library directories searched by imports (repository paths, in order).",
-    )
-    recurse: bool = Field(True, description="Read subdirectories too.")
-    include: list[str] = Field(default_factory=list, description="Glob patterns to keep.")
-    exclude: list[str] = Field(default_factory=list, description="Glob patterns to skip.")
-
-
-_RENDERERS = ("directory", "kustomize", "helm", "jsonnet")
-
-
-class Render(_Spec):
-    """At most one of the renderers; none means auto-detect (Chart.yaml → helm,
-    kustomization.yaml → kustomize, *.jsonnet → jsonnet, otherwise a directory
-    of manifests)."""
-
-    directory: DirectoryOptions | None = None
-    kustomize: KustomizeOptions | None = None
-    helm: HelmOptions | None = None
-    jsonnet: JsonnetOptions | None = None
-    timeout: durations.PositiveDuration = Field(60.0, description="Render time limit.")
-
-    @model_validator(mode="after")
-    def _one(self) -> Render:
-        chosen = [n for n in _RENDERERS if getattr(self, n) is not None]
-        if len(chosen) > 1:
-            raise ValueError(f"render declares {', '.join(chosen)}: choose one")
-        return self
-
-    @property
-    def kind(self) -> str | None:
-        for name in _RENDERERS:
-            if getattr(self, name) is not None:
-                return name
-        return None
-
-    def options(self) -> dict[str, Any]:
-        """The chosen renderer's options as the render stage reads them (camelCase)."""
-        kind = self.kind
-        if kind is None:
-            return {}
-        chosen: BaseModel = getattr(self, kind)
-        return chosen.model_dump(by_alias=True)
-
-
-class Source(_Spec):
+class Source(base.Spec):
     """Where desired state comes from: a Git repository (``ref``, ``path``), a chart
     in a Helm repository (``chart``, ``version``) or a chart in an OCI registry
     (``repoURL: oci://...``, ``version``)."""
@@ -184,7 +88,7 @@ class Source(_Spec):
             "files as `$<name>/path` (Helm `valueFiles`); a named source is not rendered."
         ),
     )
-    render: Render | None = Field(
+    render: rendering.Render | None = Field(
         None,
         description="In `spec.sources`: how to render this source (default: `spec.render`).",
     )
@@ -246,7 +150,7 @@ class Source(_Spec):
         return (self.version or "*") if self.is_chart else self.ref
 
 
-class Destination(_Spec):
+class Destination(base.Spec):
     target: str = Field(description="Name of a target declared in the agent's configuration.")
     namespace: str = Field("default", description="Namespace for objects that declare none.")
 
@@ -256,7 +160,7 @@ class Destination(_Spec):
         return check_dns_label(value, "namespace")
 
 
-class Automated(_Spec):
+class Automated(base.Spec):
     prune: bool = Field(False, description="Delete managed objects that left Git.")
     self_heal: bool = Field(False, alias="selfHeal", description="Revert live changes.")
     allow_empty: bool = Field(
@@ -266,18 +170,18 @@ class Automated(_Spec):
     )
 
 
-class Backoff(_Spec):
+class Backoff(base.Spec):
     duration: durations.PositiveDuration = 5.0
     factor: float = Field(2.0, ge=1.0)
     max_duration: durations.PositiveDuration = Field(180.0, alias="maxDuration")
 
 
-class Retry(_Spec):
+class Retry(base.Spec):
     limit: int = Field(5, ge=0, description="Retries after a failed sync; 0 = none.")
     backoff: Backoff = Field(default_factory=lambda: Backoff())
 
 
-class SyncPolicy(_Spec):
+class SyncPolicy(base.Spec):
     automated: Automated | None = Field(None, description="Sync without a person asking.")
     retry: Retry = Field(default_factory=lambda: Retry())
     interval: durations.PositiveDuration = Field(
@@ -326,7 +230,7 @@ class SyncPolicy(_Spec):
         return bool(self.automated and self.automated.allow_empty)
 
 
-class IgnoreDifference(_Spec):
+class IgnoreDifference(base.Spec):
     group: str = ""
     kind: str
     name: str = ""
@@ -343,7 +247,7 @@ class IgnoreDifference(_Spec):
         return value
 
 
-class Decryption(_Spec):
+class Decryption(base.Spec):
     """SOPS-encrypted files under the Application's path are decrypted at render
     time with the agent's key named ``keyRef`` (settings ``decryptionKeys``)."""
 
@@ -351,7 +255,7 @@ class Decryption(_Spec):
     key_ref: str = Field(alias="keyRef", description="Name of a key in decryptionKeys.")
 
 
-class PostBuild(_Spec):
+class PostBuild(base.Spec):
     """Variable substitution after render (``${var}``, ``${var:=default}``)."""
 
     substitute: dict[str, str] = Field(
@@ -374,7 +278,7 @@ def _source_optional(schema: dict[str, Any]) -> None:
         required.remove("source")
 
 
-class ApplicationSpec(_Spec):
+class ApplicationSpec(base.Spec):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_source_optional
     )
@@ -392,7 +296,7 @@ class ApplicationSpec(_Spec):
         ),
     )
     post_build: PostBuild | None = Field(None, alias="postBuild")
-    render: Render = Field(default_factory=lambda: Render())
+    render: rendering.Render = Field(default_factory=lambda: rendering.Render())
     decryption: Decryption | None = None
     destination: Destination
     sync_policy: SyncPolicy = Field(default_factory=lambda: SyncPolicy(), alias="syncPolicy")
@@ -439,7 +343,7 @@ class ApplicationSpec(_Spec):
         return list(self.sources) if self.sources else [self.source]
 
 
-class Application(_Spec):
+class Application(base.Spec):
     api_version: Literal["gitward.dev/v1"] = Field(alias="apiVersion")
     kind: Literal["Application"]
     metadata: Metadata
@@ -450,7 +354,7 @@ class Application(_Spec):
         return self.metadata.name
 
 
-class ProjectSpec(_Spec):
+class ProjectSpec(base.Spec):
     description: str = ""
     signature_key_ref: str = Field(
         "",
@@ -473,7 +377,7 @@ class ProjectSpec(_Spec):
     )
 
 
-class Project(_Spec):
+class Project(base.Spec):
     api_version: Literal["gitward.dev/v1"] = Field(alias="apiVersion")
     kind: Literal["Project"]
     metadata: Metadata

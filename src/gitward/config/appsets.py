@@ -20,12 +20,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
-from gitward.config import applications
+from gitward.config import applications, base
 
 _PERCENT = re.compile(r"^(100|[1-9]?[0-9])%$")
 
 
-class LabelSelector(applications._Spec):
+class LabelSelector(base.Spec):
     """Kubernetes-style selector over labels (``matchLabels`` and ``matchExpressions``)."""
 
     match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
@@ -39,7 +39,7 @@ class LabelSelector(applications._Spec):
         return all(requirement.matches(labels) for requirement in self.match_expressions)
 
 
-class SelectorRequirement(applications._Spec):
+class SelectorRequirement(base.Spec):
     key: str
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: list[str] = Field(default_factory=list)
@@ -67,20 +67,20 @@ class SelectorRequirement(applications._Spec):
 LabelSelector.model_rebuild()
 
 
-class ListGenerator(applications._Spec):
+class ListGenerator(base.Spec):
     """Fixed parameter sets: each element's fields become parameters."""
 
     elements: list[dict[str, Any]] = Field(min_length=1)
 
 
-class TargetsGenerator(applications._Spec):
+class TargetsGenerator(base.Spec):
     """One parameter set per target of the agent configuration whose labels match:
     ``target.name`` and ``target.labels.<key>``."""
 
     selector: LabelSelector = Field(default_factory=lambda: LabelSelector())
 
 
-class GitPath(applications._Spec):
+class GitPath(base.Spec):
     path: str = Field(description="A glob over repository paths; '*' stays within one segment.")
     exclude: bool = Field(False, description="Drop what this glob matches.")
 
@@ -95,7 +95,7 @@ class GitPath(applications._Spec):
         return cleaned
 
 
-class GitDirectoriesGenerator(applications._Spec):
+class GitDirectoriesGenerator(base.Spec):
     """One parameter set per directory of a repository matching the globs:
     ``path.path``, ``path.basename``, ``path.basenameNormalized``, ``path.segments``."""
 
@@ -104,7 +104,7 @@ class GitDirectoriesGenerator(applications._Spec):
     directories: list[GitPath] = Field(min_length=1)
 
 
-class GitFilesGenerator(applications._Spec):
+class GitFilesGenerator(base.Spec):
     """One parameter set per document of every JSON/YAML file matching the globs:
     the document's fields, plus ``path.*`` of the file's directory and ``path.filename``."""
 
@@ -113,13 +113,13 @@ class GitFilesGenerator(applications._Spec):
     files: list[GitPath] = Field(min_length=1)
 
 
-class MatrixGenerator(applications._Spec):
+class MatrixGenerator(base.Spec):
     """Every combination of two generators' parameter sets."""
 
     generators: list[Generator] = Field(min_length=2, max_length=2)
 
 
-class MergeGenerator(applications._Spec):
+class MergeGenerator(base.Spec):
     """The first generator's parameter sets, each updated by the sets of the
     following generators that agree with it on every merge key."""
 
@@ -127,7 +127,7 @@ class MergeGenerator(applications._Spec):
     generators: list[Generator] = Field(min_length=2)
 
 
-class Generator(applications._Spec):
+class Generator(base.Spec):
     """Exactly one kind of generator."""
 
     list: ListGenerator | None = None
@@ -157,7 +157,7 @@ MatrixGenerator.model_rebuild()
 MergeGenerator.model_rebuild()
 
 
-class RolloutStep(applications._Spec):
+class RolloutStep(base.Spec):
     """Applications whose labels match, updated once every earlier step is Synced
     and Healthy; ``maxUpdate`` bounds how many of them change at once."""
 
@@ -193,15 +193,15 @@ class RolloutStep(applications._Spec):
         return max(1, size * percent // 100)
 
 
-class RollingSync(applications._Spec):
+class RollingSync(base.Spec):
     steps: list[RolloutStep] = Field(min_length=1)
 
 
-class Strategy(applications._Spec):
+class Strategy(base.Spec):
     rolling_sync: RollingSync | None = Field(None, alias="rollingSync")
 
 
-class SetSyncPolicy(applications._Spec):
+class SetSyncPolicy(base.Spec):
     """What happens to generated Applications when the generators change."""
 
     applications_sync: Literal["sync", "create-update"] = Field(
@@ -222,7 +222,7 @@ class SetSyncPolicy(applications._Spec):
     )
 
 
-class ApplicationSetSpec(applications._Spec):
+class ApplicationSetSpec(base.Spec):
     generators: list[Generator] = Field(min_length=1)
     template: dict[str, Any] = Field(
         description="An Application (metadata and spec) whose strings may hold {{parameters}}."
@@ -243,7 +243,7 @@ class ApplicationSetSpec(applications._Spec):
         return value
 
 
-class ApplicationSet(applications._Spec):
+class ApplicationSet(base.Spec):
     api_version: Literal["gitward.dev/v1"] = Field(alias="apiVersion")
     kind: Literal["ApplicationSet"]
     metadata: applications.Metadata

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from gitward.config import applications, durations, images
+from gitward.config import applications, base, durations, images
 
 
-class ChartPolicy(applications._Spec):
+class ChartPolicy(base.Spec):
     name: str = Field(description="DNS label naming the policy (logs, status).")
     repo_url: str = Field(alias="repoURL", description="Helm repository URL or oci:// chart.")
     chart: str = Field("", description="The chart's name in the Helm repository (not for oci://).")

@@ -34,20 +34,20 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gitward.config import applications, durations
+from gitward.config import applications, base, durations
 
 
-class OrderSpec(applications._Spec):
+class OrderSpec(base.Spec):
     order: Literal["asc", "desc"] = Field(
         "asc", description="asc picks the largest value, desc the smallest."
     )
 
 
-class SemverSpec(applications._Spec):
+class SemverSpec(base.Spec):
     range: str = Field(description="Semver range, same syntax as Application refs: >=1.2 <2.")
 
 
-class TagOrder(applications._Spec):
+class TagOrder(base.Spec):
     """Exactly one of the orders."""
 
     semver: SemverSpec | None = None
@@ -66,7 +66,7 @@ class TagOrder(applications._Spec):
         return next(n for n in ("semver", "numerical", "alphabetical") if getattr(self, n))
 
 
-class FilterTags(applications._Spec):
+class FilterTags(base.Spec):
     pattern: str = Field(
         description="Regex a tag must match; its group `extract` (or first group) is ordered."
     )
@@ -83,7 +83,7 @@ class FilterTags(applications._Spec):
         return value
 
 
-class RegistryAccess(applications._Spec):
+class RegistryAccess(base.Spec):
     """How to reach the registry; the password is referenced, never written here."""
 
     insecure: bool = Field(False, description="Plain http (a registry on loopback or in-cluster).")
@@ -94,12 +94,12 @@ class RegistryAccess(applications._Spec):
     timeout: durations.PositiveDuration = 30.0
 
 
-class Author(applications._Spec):
+class Author(base.Spec):
     name: str = "gitward"
     email: str = "gitward@localhost"
 
 
-class UpdateTarget(applications._Spec):
+class UpdateTarget(base.Spec):
     """Where the chosen tag is committed."""
 
     repo_url: str = Field(alias="repoURL")
@@ -109,7 +109,7 @@ class UpdateTarget(applications._Spec):
     author: Author = Field(default_factory=lambda: Author())
 
 
-class ImagePolicy(applications._Spec):
+class ImagePolicy(base.Spec):
     name: str
     image: str = Field(description="Image name without tag: registry/repository.")
     policy: TagOrder

@@ -21,7 +21,7 @@ import jinja2.sandbox
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
-from gitward.config import applications, durations
+from gitward.config import applications, base, durations
 
 ProviderType = Literal[
     "webhook",
@@ -45,7 +45,7 @@ _DEFAULT_URLS = {
 }
 
 
-class ProviderSettings(applications._Spec):
+class ProviderSettings(base.Spec):
     """One receiver of notifications.
 
     ``url`` is the webhook (webhook, slack incoming webhook, msteams Workflows
@@ -126,7 +126,7 @@ class ProviderSettings(applications._Spec):
         return self.type in COMMIT_STATUS_TYPES
 
 
-class AlertSpec(applications._Spec):
+class AlertSpec(base.Spec):
     """Which events go to which provider, for which Applications, in what words.
 
     ``events``: event reasons (SyncStarted, SyncSucceeded, SyncFailed,
@@ -168,13 +168,13 @@ class AlertSpec(applications._Spec):
         return all(labels.get(k) == v for k, v in self.labels.items())
 
 
-class Backoff(applications._Spec):
+class Backoff(base.Spec):
     duration: durations.PositiveDuration = 2.0
     factor: float = Field(2.0, ge=1.0)
     max_duration: durations.PositiveDuration = Field(300.0, alias="maxDuration")
 
 
-class DeliverySettings(applications._Spec):
+class DeliverySettings(base.Spec):
     """How the outbox delivers (see ``gitward.engine.notifications.delivering``)."""
 
     max_attempts: int = Field(
@@ -196,7 +196,7 @@ class DeliverySettings(applications._Spec):
     keep: int = Field(5_000, ge=10, description="Finished deliveries kept in the delivery log.")
 
 
-class NotificationSettings(applications._Spec):
+class NotificationSettings(base.Spec):
     external_url: str = Field(
         "",
         alias="externalURL",
@@ -222,7 +222,7 @@ class NotificationSettings(applications._Spec):
         return [(a.name or f"alert-{i}", a) for i, a in enumerate(self.alerts)]
 
 
-class AlertMetadata(applications._Spec):
+class AlertMetadata(base.Spec):
     name: str
 
     @field_validator("name")
@@ -231,7 +231,7 @@ class AlertMetadata(applications._Spec):
         return applications.check_dns_label(value, "Alert name")
 
 
-class AlertDocument(applications._Spec):
+class AlertDocument(base.Spec):
     """``kind: Alert`` in the Git root: ``spec`` is an :class:`AlertSpec`."""
 
     api_version: Literal["gitward.dev/v1"] = Field(alias="apiVersion")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
-from gitward.config import applications, durations, images, quantities
+from gitward.config import applications, base, durations, images, quantities
 from gitward.config import charts as charts_config
 from gitward.config import notifications as notifying
 from gitward.config.targets import HostTargetSettings as HostTargetSettings
@@ -28,7 +28,7 @@ UrlMatcher = Callable[[str, str], bool]
 """``matches(glob, url)``: whether a repository URL glob matches a URL."""
 
 
-class TargetSecretsSettings(applications._Spec):
+class TargetSecretsSettings(base.Spec):
     """Targets registered as Secrets in a management cluster (label
     ``gitward.dev/secret-type: target``): ``data.kubeconfig`` is the cluster's
     kubeconfig, ``data.context`` an optional context, the Secret's other labels
@@ -50,7 +50,7 @@ class TargetSecretsSettings(applications._Spec):
         return applications.check_dns_label(value, "targetSecrets.namespace")
 
 
-class ClusterObjectsSettings(applications._Spec):
+class ClusterObjectsSettings(base.Spec):
     """Applications and Projects declared as custom resources (``applications.gitward.dev``,
     ``projects.gitward.dev``) in the cluster of ``target``, beside those in Git."""
 
@@ -82,7 +82,7 @@ class ClusterObjectsSettings(applications._Spec):
         return applications.check_dns_label(value, "namespace")
 
 
-class RepositoryCredentials(applications._Spec):
+class RepositoryCredentials(base.Spec):
     """How to authenticate to repositories whose URL matches ``url`` (a glob).
 
     Only references are written here: the name of an environment variable or
@@ -110,7 +110,7 @@ class RepositoryCredentials(applications._Spec):
     )
 
 
-class WebhookSettings(applications._Spec):
+class WebhookSettings(base.Spec):
     """Push webhooks for repositories whose URL matches ``url`` (a glob).
 
     The shared secret (GitHub/Gitea/Bitbucket HMAC key, GitLab token) is
@@ -124,7 +124,7 @@ class WebhookSettings(applications._Spec):
     allow_unsigned: bool = Field(False, alias="allowUnsigned")
 
 
-class DecryptionKey(applications._Spec):
+class DecryptionKey(base.Spec):
     """Where the age identities for SOPS-encrypted files are: a key file and/or an
     environment variable holding ``AGE-SECRET-KEY-1...`` lines.
 
@@ -145,7 +145,7 @@ class DecryptionKey(applications._Spec):
         return spec
 
 
-class SigningKeys(applications._Spec):
+class SigningKeys(base.Spec):
     """Public keys allowed to sign commits, for sources that require signed commits
     (``spec.source.verify.keyRef`` or a Project's ``signatureKeyRef``).
 
@@ -161,7 +161,7 @@ class SigningKeys(applications._Spec):
     )
 
 
-class ChartSettings(applications._Spec):
+class ChartSettings(base.Spec):
     """Limits on charts from Helm repositories and OCI registries."""
 
     max_archive_bytes: int = Field(
@@ -178,7 +178,7 @@ class ChartSettings(applications._Spec):
     )
 
 
-class VariableSource(applications._Spec):
+class VariableSource(base.Spec):
     """A ConfigMap or Secret whose entries Applications may substitute
     (``spec.postBuild.substituteFrom: [<name>]``). Values from a Secret are
     substituted only into Secrets, so they stay masked everywhere."""
@@ -189,13 +189,13 @@ class VariableSource(applications._Spec):
     name: str = Field(description="Its name.")
 
 
-class RootSettings(applications._Spec):
+class RootSettings(base.Spec):
     repo_url: str = Field(alias="repoURL")
     ref: str = "HEAD"
     path: str = "apps"
 
 
-class AuthSettings(applications._Spec):
+class AuthSettings(base.Spec):
     """Who may use the REST API (``gitward.api.auth``).
 
     Tokens are created with ``gitward token create`` and kept hashed in the
@@ -212,7 +212,7 @@ class AuthSettings(applications._Spec):
     )
 
 
-class DeliveryMetricsSettings(applications._Spec):
+class DeliveryMetricsSettings(base.Spec):
     """The delivery (DORA) figures (``gitward report delivery``, ``/api/v1/delivery``)."""
 
     failure_window: durations.PositiveDuration = Field(
@@ -228,7 +228,7 @@ class DeliveryMetricsSettings(applications._Spec):
     )
 
 
-class ReplicaSettings(applications._Spec):
+class ReplicaSettings(base.Spec):
     """Several ``gitward serve`` sharing the work (``replicas`` in gitward.yaml).
 
     Off by default (``coordinator: none``): one agent owns every Application.
@@ -315,7 +315,7 @@ class ReplicaSettings(applications._Spec):
         return self.coordinator != "none"
 
 
-class Settings(applications._Spec):
+class Settings(base.Spec):
     targets: dict[str, TargetSettings] = Field(default_factory=dict)
     repositories: list[RepositoryCredentials] = Field(default_factory=list)
     root: RootSettings | None = None

@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
-from gitward.config import applications, durations
+from gitward.config import base, durations
 
 DEFAULT_TYPE = "kubernetes"
 DEFAULT_TIMEOUT = 30.0
 
 
-class _Common(applications._Spec):
+class _Common(base.Spec):
     timeout: durations.PositiveDuration = Field(
         DEFAULT_TIMEOUT, description="Timeout of one request to the target."
     )

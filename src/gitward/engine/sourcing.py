@@ -23,7 +23,7 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from gitward import errors
-from gitward.config import applications
+from gitward.config import applications, rendering
 from gitward.engine import metrics, policies, runtimes
 from gitward.model import operations
 from gitward.render import base as render_base
@@ -38,7 +38,7 @@ class Unit:
 
     tree: render_base.Tree
     path: str
-    render: applications.Render
+    render: rendering.Render
 
 
 @dataclass(frozen=True, slots=True)
