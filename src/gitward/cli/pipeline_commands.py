@@ -12,15 +12,18 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import yaml
 
 from gitward import errors
 from gitward.cli import consoles, sync_output
-from gitward.engine import documents, projecting, reconciling, reports, runtimes
+from gitward.engine import starting
 from gitward.model import operations, plans
+
+if TYPE_CHECKING:
+    from gitward.engine import reconciling, runtimes
 
 T = TypeVar("T")
 
@@ -59,6 +62,8 @@ SyncOutputOpt = Annotated[
 
 
 def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.RuntimeOptions) -> T:
+    from gitward.engine import runtimes
+
     async def main() -> T:
         async with runtimes.Runtime.open(settings) as runtime:
             return await build(runtime)
@@ -79,12 +84,16 @@ def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.R
 def _options(
     config: Path | None, kubeconfig: Path | None, context: str, cache_dir: Path | None
 ) -> runtimes.RuntimeOptions:
+    from gitward.engine import runtimes
+
     return runtimes.RuntimeOptions(
         config_file=config, kubeconfig=kubeconfig, context=context, cache_dir=cache_dir
     )
 
 
 def _load(app_file: Path) -> Any:
+    from gitward.engine import documents
+
     try:
         return documents.load_application(app_file)
     except errors.GitwardError as exc:
@@ -112,6 +121,10 @@ def render(
     ``sync``; kinds the target does not serve too when the target is reachable
     (declared in --config, or --kubeconfig given).
     """
+    # The fork server git fetches run from starts while the engine is imported.
+    starting.fetch_server()
+    from gitward.engine import projecting, reconciling, reports
+
     app = _load(app_file)
 
     async def build(rt: runtimes.Runtime) -> reconciling.Desired:
@@ -142,6 +155,9 @@ def diff(
 
     Objects another tool applied exactly as Git declares them, which the next
     sync only adopts (tracking stamped), do not count as out of sync."""
+    starting.fetch_server()
+    from gitward.engine import projecting, reconciling
+
     app = _load(app_file)
 
     async def build(rt: runtimes.Runtime) -> plans.Plan:
@@ -188,6 +204,9 @@ def sync(
         message = f"unknown output {output!r} (text, wide, json or yaml)"
         _err.print(f"[red]error:[/] {message}", markup=True)
         raise typer.Exit(EXIT_INPUT)
+    starting.fetch_server()
+    from gitward.engine import reconciling
+
     app = _load(app_file)
     report = _run(
         lambda rt: reconciling.sync(
@@ -217,6 +236,8 @@ def _exit_code(error: errors.GitwardError | None) -> int:
 
 
 def _print_plan(the_plan: plans.Plan, output: str) -> None:
+    from gitward.engine import reports
+
     if output in ("json", "yaml"):
         data = reports.plan_dict(the_plan)
         _dump(data, output)
@@ -225,6 +246,8 @@ def _print_plan(the_plan: plans.Plan, output: str) -> None:
 
 
 def _print_operation(report: reconciling.SyncReport, output: str) -> None:
+    from gitward.engine import reports
+
     op = report.operation
     if output in ("json", "yaml"):
         _dump(reports.operation_dict(op), output)

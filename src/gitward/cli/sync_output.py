@@ -11,8 +11,12 @@ every object's health; ``-o json``/``yaml`` always carry every result.
 
 from __future__ import annotations
 
-from gitward.engine import reconciling
+from typing import TYPE_CHECKING
+
 from gitward.model import operations, status
+
+if TYPE_CHECKING:
+    from gitward.engine import reconciling
 
 # Changed objects named in the summary; failures are always all named.
 CHANGED_SHOWN = 20

@@ -766,6 +766,17 @@ def _same_managed(old_meta: Mapping[str, Any], new_meta: Mapping[str, Any]) -> b
 
 
 def _decode_apply(raw: bytes) -> dict[str, Any]:
+    # kubectl and gitward send the applied configuration as JSON (YAML's
+    # subset): decoded as JSON it costs a tenth of the YAML loader's time. Like
+    # kube-apiserver, anything that is not JSON is read as YAML.
+    if raw.lstrip()[:1] == b"{":
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(decoded, dict):
+                return decoded
     try:
         doc = yaml.load(raw, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
