@@ -4,8 +4,9 @@ Files encrypted by `sops <https://github.com/getsops/sops>`_ with age
 recipients (YAML, JSON, dotenv) are decrypted natively: the data key is
 recovered with ``pyrage`` from the ``sops.age`` stanzas (Shamir key groups
 included), values are opened with AES-256-GCM (``cryptography``) and the
-file's MAC is verified before anything is returned. ``render._sops_values``
-holds sops's rules, ``render._sops_yaml`` reads YAML as sops did.
+file's MAC is verified before anything is returned. ``render._sops_metadata``
+and ``render._sops_values`` hold sops's rules, ``render._sops_yaml`` reads YAML
+and ``render._sops_dotenv`` dotenv files as sops did.
 
 Where decryption happens, and who calls what:
 
@@ -44,7 +45,15 @@ import yaml
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import _sops_values, _sops_yaml, base, keys, loading
+from gitward.render import (
+    _sops_dotenv,
+    _sops_metadata,
+    _sops_values,
+    _sops_yaml,
+    base,
+    keys,
+    loading,
+)
 
 _log = structlog.get_logger(__name__)
 
@@ -83,7 +92,7 @@ def is_encrypted(body: Any) -> bool:
     return (
         isinstance(meta, Mapping)
         and "mac" in meta
-        and any(meta.get(name) for name in (*_sops_values.KEY_TYPES, "key_groups"))
+        and any(meta.get(name) for name in (*_sops_metadata.KEY_TYPES, "key_groups"))
     )
 
 
@@ -105,14 +114,14 @@ def file_format(source: str) -> str:
 # --- decrypting ------------------------------------------------------------------
 
 
-def _open_data_key(metadata: _sops_values.Metadata, decryption: Decryption, source: str) -> bytes:
+def _open_data_key(metadata: _sops_metadata.Metadata, decryption: Decryption, source: str) -> bytes:
     age_recipients = metadata.recipients
     if not age_recipients:
         kinds = ", ".join(metadata.other_key_types) or "no known key type"
         raise errors.DecryptionError(
             f"{source}: encrypted for {kinds} only; gitward decrypts SOPS files with age recipients"
         )
-    key = _sops_values.data_key(metadata, decryption.age.identities(), source)
+    key = _sops_metadata.data_key(metadata, decryption.age.identities(), source)
     if key is None:
         groups = (
             f" (needs {metadata.shamir_threshold} of {len(metadata.groups)} key groups)"
@@ -137,7 +146,7 @@ def _decrypt_branches(
 ) -> list[dict[str, Any]]:
     if not isinstance(sops_section, Mapping):
         raise errors.DecryptionError(f"{source}: the sops section is not a mapping")
-    metadata = _sops_values.parse_metadata(sops_section, source)
+    metadata = _sops_metadata.parse_metadata(sops_section, source)
     if decryption is None:
         raise errors.DecryptionError(
             f"{source}: the file is SOPS-encrypted (age recipients"
@@ -172,73 +181,11 @@ def _decrypt_yaml(text: str, count: int, source: str, decryption: Decryption | N
     return [None if b is None else _sops_yaml.merge_keys(next(decrypted)) for b in bodies]
 
 
-def _dotenv_branch(text: str, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(values, flattened sops metadata) of a dotenv file, as sops reads it."""
-    values: dict[str, Any] = {}
-    meta: dict[str, Any] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line or line.startswith("#"):
-            continue  # comments are never part of the MAC
-        name, sep, value = line.partition("=")
-        if not sep:
-            raise errors.DecryptionError(f"{source}, line {number}: not a KEY=value line")
-        value = value.replace("\\n", "\n")
-        if name.startswith("sops_"):
-            meta[name[len("sops_") :]] = value
-        elif name in values:
-            raise errors.DecryptionError(f"{source}, line {number}: duplicate key {name!r}")
-        else:
-            values[name] = value
-    return values, meta
-
-
-def _unflatten(flat: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """sops's flattened metadata keys (``age__list_0__map_enc``) back to a tree."""
-    root: dict[str, Any] = {}
-    for flat_key, value in flat.items():
-        tokens = re.split(r"(__map_|__list_)", flat_key)
-        node: Any = root
-        steps: list[str | int] = [tokens[0]]
-        for marker, token in zip(tokens[1::2], tokens[2::2], strict=True):
-            if marker == "__list_":
-                if not token.isdigit():
-                    raise errors.DecryptionError(
-                        f"{source}: malformed metadata key sops_{flat_key}"
-                    )
-                steps.append(int(token))
-            else:
-                steps.append(token)
-        for step, following in zip(steps, [*steps[1:], None], strict=True):
-            container: Any = [] if isinstance(following, int) else {}
-            if isinstance(step, int):
-                if not isinstance(node, list):
-                    raise errors.DecryptionError(
-                        f"{source}: malformed metadata key sops_{flat_key}"
-                    )
-                while len(node) <= step:
-                    node.append(None)
-                if following is None:
-                    node[step] = value
-                elif node[step] is None:
-                    node[step] = container
-                node = node[step]
-            else:
-                if not isinstance(node, dict):
-                    raise errors.DecryptionError(
-                        f"{source}: malformed metadata key sops_{flat_key}"
-                    )
-                if following is None:
-                    node[step] = value
-                else:
-                    node = node.setdefault(step, container)
-    return root
-
-
 def _decrypt_dotenv(text: str, source: str, decryption: Decryption | None) -> dict[str, Any]:
-    values, flat = _dotenv_branch(text, source)
+    values, flat = _sops_dotenv.branch(text, source)
     if "mac" not in flat:
         raise errors.DecryptionError(f"{source}: no sops_mac line")
-    return _decrypt_branches([values], _unflatten(flat, source), source, decryption)[0]
+    return _decrypt_branches([values], _sops_dotenv.unflatten(flat, source), source, decryption)[0]
 
 
 def _text(data: bytes | str, source: str, limits: base.Limits) -> str:
