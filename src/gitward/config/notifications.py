@@ -17,7 +17,6 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import jinja2.sandbox
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gitward import errors
@@ -151,6 +150,8 @@ class AlertSpec(base.Spec):
         if len(value) > _MAX_TEMPLATE:
             raise ValueError(f"template is longer than {_MAX_TEMPLATE} characters")
         if value:
+            import jinja2.sandbox  # only a configuration with templates pays for its import
+
             try:
                 jinja2.sandbox.ImmutableSandboxedEnvironment().parse(value)
             except jinja2.TemplateSyntaxError as exc:

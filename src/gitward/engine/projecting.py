@@ -12,9 +12,13 @@ for an Application of a Project that allows none).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from gitward.config import applications
-from gitward.engine import catalog, policies, runtimes
+from gitward.engine import policies, runtimes
+
+if TYPE_CHECKING:
+    from gitward.engine import catalog
 
 
 async def declared(runtime: runtimes.Runtime) -> Mapping[str, applications.Project] | None:
@@ -27,6 +31,8 @@ async def declared(runtime: runtimes.Runtime) -> Mapping[str, applications.Proje
     root = runtime.settings.root
     if root is None:
         return None
+    from gitward.engine import catalog  # a command without a root reads no catalog
+
     repo = runtime.repo(root.repo_url)
     await runtime.sources.fetch(repo, strict=True)
     resolved = await runtime.sources.resolve(repo, root.ref)

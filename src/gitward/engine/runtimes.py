@@ -13,19 +13,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.config import targets as config_targets
 from gitward.engine import documents, metrics
 from gitward.render import sops
-from gitward.source import archives as source_archives
 from gitward.source import base as source_base
-from gitward.source import charts as source_charts
 from gitward.source import credentials as source_credentials
 from gitward.source import webhooks as source_webhooks
 from gitward.targets import base as targets
 from gitward.targets import registry as target_registry
+
+if TYPE_CHECKING:
+    from gitward.source import charts as source_charts
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +67,7 @@ class Runtime:
         self.cache_dir = cache_dir
         self.options = options
         self.sources = sources
-        self.charts = source_charts.Charts(
-            cache_dir / "charts",
-            access=self.chart_access,
-            limits=source_archives.Limits(
-                max_archive_bytes=settings.charts.max_archive_bytes,
-                max_unpacked_bytes=settings.charts.max_unpacked_bytes,
-            ),
-        )
+        self._charts: source_charts.Charts | None = None
         self.concurrency = 8
         self.metrics = metrics.Metrics()
         self._targets: dict[str, targets.Target] = {}
@@ -112,8 +107,28 @@ class Runtime:
             ca_file=Path(found.ca_file).expanduser() if found.ca_file else None,
         )
 
+    @property
+    def charts(self) -> source_charts.Charts:
+        """The chart cache, made on first use: an Application of Git sources
+        needs none of the registry clients it imports."""
+        if self._charts is None:
+            from gitward.source import archives as source_archives
+            from gitward.source import charts as source_charts
+
+            self._charts = source_charts.Charts(
+                self.cache_dir / "charts",
+                access=self.chart_access,
+                limits=source_archives.Limits(
+                    max_archive_bytes=self.settings.charts.max_archive_bytes,
+                    max_unpacked_bytes=self.settings.charts.max_unpacked_bytes,
+                ),
+            )
+        return self._charts
+
     def chart_access(self, url: str) -> source_charts.Access:
         """How to reach the Helm repository or OCI registry ``url`` (from ``repositories``)."""
+        from gitward.source import charts as source_charts
+
         timeout = self.settings.charts.timeout
         found = self.settings.credentials_for(url, _same_transport)
         if found is None:
@@ -203,7 +218,8 @@ class Runtime:
             await target.close()
 
     async def close(self) -> None:
-        await self.charts.close()
+        if self._charts is not None:
+            await self._charts.close()
         for target in self._targets.values():
             await target.close()
         self._targets.clear()

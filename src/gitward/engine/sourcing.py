@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from gitward import errors
 from gitward.config import applications, rendering
 from gitward.engine import metrics, policies, runtimes
 from gitward.model import operations
 from gitward.render import base as render_base
-from gitward.source import charts, mounts
+from gitward.source import mounts
+
+if TYPE_CHECKING:
+    from gitward.source import charts
 
 SEPARATOR = ","
 
@@ -140,6 +144,8 @@ async def _resolve_one(
         policies.check_repository(app, project, url)
 
     if source.is_chart:
+        from gitward.source import charts  # a Git source needs none of its registry clients
+
         spec = charts.ChartSpec(
             repo_url=source.repo_url, chart=source.chart, version=source.version
         )
