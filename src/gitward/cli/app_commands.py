@@ -26,10 +26,8 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
-from gitward.cli import agent_client, consoles
-from gitward.model import operations
+from gitward.cli import agent_client, app_views, consoles
 
 EXIT_OK = agent_client.EXIT_OK
 EXIT_NOT_READY = agent_client.EXIT_NOT_READY
@@ -67,11 +65,11 @@ TimeoutOpt = Annotated[
 _fail = agent_client.fail
 
 
-def _client(server: str, token: str, timeout: float = 30.0) -> agent_client.Api:
+def client(server: str, token: str, timeout: float = 30.0) -> agent_client.Api:
     return agent_client.Api(server, token, timeout=timeout)
 
 
-def _dump(data: Any, output: str) -> bool:
+def dump(data: Any, output: str) -> bool:
     """Print ``data`` as JSON or YAML; False for the text output."""
     if output == "json":
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -86,119 +84,6 @@ def _dump(data: Any, output: str) -> bool:
 
 def _path(name: str, *rest: str) -> str:
     return "/".join(["/api/v1/applications", urllib.parse.quote(name, safe=""), *rest])
-
-
-# --- views ----------------------------------------------------------------------------------
-
-_SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Unknown": "dim"}
-_HEALTH_STYLE = {
-    "Healthy": "green",
-    "Progressing": "cyan",
-    "Degraded": "red",
-    "Missing": "yellow",
-    "Suspended": "dim",
-    "Unknown": "dim",
-}
-
-
-def _table(*headers: str) -> Table:
-    # Names are folded, never cut with an ellipsis: a script or a person may
-    # copy them from the table.
-    table = Table(box=None)
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    return table
-
-
-def _styled(value: str, styles: dict[str, str]) -> str:
-    style = styles.get(value, "")
-    return f"[{style}]{value}[/]" if style else value
-
-
-def _short(sha: str) -> str:
-    return operations.short_revision(sha)
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return ""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _problem(item: dict[str, Any]) -> str:
-    failing = [c for c in item.get("conditions", []) if not c["status"]]
-    if failing:
-        first = failing[0]
-        return f"{first['reason']}: {first['message']}".strip(": ")
-    return str(item.get("message") or "")
-
-
-def _print_app(item: dict[str, Any]) -> None:
-    rows = [
-        ("Name", item["name"]),
-        ("Project", item["project"]),
-        (
-            "Source",
-            f"{item['source']['repoURL']} @ {item['source']['ref']} : {item['source']['path']}",
-        ),
-        ("Destination", f"{item['destination']['target']} / {item['destination']['namespace']}"),
-        (
-            "Sync",
-            f"{_styled(item['sync']['status'], _SYNC_STYLE)} at {_short(item['sync']['revision'])}",
-        ),
-        ("Synced revision", _short(item["sync"]["syncedRevision"])),
-        (
-            "Health",
-            f"{_styled(item['health']['status'], _HEALTH_STYLE)} {item['health']['message']}",
-        ),
-        ("Automated", "yes" if item["automated"] else "no"),
-        ("Suspended", "yes" if item["suspended"] else "no"),
-    ]
-    if item.get("pinnedRevision"):
-        rows.append(("Pinned to", _short(item["pinnedRevision"])))
-    if item.get("drift"):
-        rows.append(("Drift since", _when(item["drift"]["since"])))
-    for label, value in rows:
-        _out.print(f"[bold]{label + ':':<17}[/]{value}", markup=True)
-    if item["conditions"]:
-        table = _table("CONDITION", "STATUS", "REASON", "MESSAGE", "SINCE")
-        for c in item["conditions"]:
-            table.add_row(
-                c["type"],
-                "[green]True[/]" if c["status"] else "[red]False[/]",
-                c["reason"],
-                c["message"],
-                _when(c["lastTransitionTime"]),
-            )
-        _out.print()
-        _out.print(table)
-    if item["resources"]:
-        table = _table("KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE")
-        for r in item["resources"]:
-            table.add_row(
-                f"{r['kind']}.{r['group']}" if r["group"] else r["kind"],
-                r["namespace"],
-                r["name"],
-                _styled(r["sync"], _SYNC_STYLE),
-                _styled(r["health"], _HEALTH_STYLE),
-                r["healthMessage"] or r["message"],
-            )
-        _out.print()
-        _out.print(table)
-
-
-def _print_operation(result: dict[str, Any]) -> None:
-    op = result["operation"]
-    if op["results"]:
-        table = _table("RESOURCE", "ACTION", "RESULT", "MESSAGE")
-        for r in op["results"]:
-            style = "red" if r["result"] == "Failed" else ""
-            table.add_row(r["resource"], r["action"], r["result"], r["message"], style=style)
-        _out.print(table)
-    colour = "green" if op["phase"] == "Succeeded" else "red"
-    reason = f" ({op['reason']})" if op["reason"] else ""
-    dry = " (dry run)" if op["dryRun"] else ""
-    _out.print(f"[{colour}]{op['phase']}[/]{reason}{dry}: {op['message']}", markup=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -217,22 +102,22 @@ def list_(
     output: OutputOpt = "text",
 ) -> None:
     """List the Applications you may read."""
-    api = _client(server, token)
+    api = client(server, token)
     params: dict[str, Any] = {"project": project, "sync": sync, "health": health}
     if label:
         params["label"] = label
     items = api.get("/api/v1/applications", **params)["items"]
-    if _dump(items, output):
+    if dump(items, output):
         return
-    table = _table("NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "MESSAGE")
+    table = app_views.new_table("NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "MESSAGE")
     for item in items:
         table.add_row(
             item["name"],
             item["project"],
-            _styled(item["sync"]["status"], _SYNC_STYLE),
-            _styled(item["health"]["status"], _HEALTH_STYLE),
-            _short(item["sync"]["revision"]),
-            ("[dim]suspended[/] " if item["suspended"] else "") + _problem(item),
+            app_views.styled(item["sync"]["status"], app_views.SYNC_STYLE),
+            app_views.styled(item["health"]["status"], app_views.HEALTH_STYLE),
+            app_views.short(item["sync"]["revision"]),
+            ("[dim]suspended[/] " if item["suspended"] else "") + app_views.problem(item),
         )
     _out.print(table)
 
@@ -245,9 +130,9 @@ def get(
     output: OutputOpt = "text",
 ) -> None:
     """Show one Application: sync, health, conditions and resources."""
-    item = _client(server, token).get(_path(name))
-    if not _dump(item, output):
-        _print_app(item)
+    item = client(server, token).get(_path(name))
+    if not dump(item, output):
+        app_views.print_app(item)
 
 
 @app.command("diff")
@@ -259,8 +144,8 @@ def diff(
     output: OutputOpt = "text",
 ) -> None:
     """Show the current Plan (Secret values masked). Exit code 1 when out of sync."""
-    result = _client(server, token, timeout=120).get(_path(name, "diff"), revision=revision)
-    if not _dump(result, output):
+    result = client(server, token, timeout=120).get(_path(name, "diff"), revision=revision)
+    if not dump(result, output):
         _out.print(result["text"], markup=False, end="")
     if not result["plan"]["inSync"]:
         raise typer.Exit(EXIT_NOT_READY)
@@ -291,7 +176,7 @@ def sync(
     output: OutputOpt = "text",
 ) -> None:
     """Sync now. Exit code 1 if the sync failed (or, with --wait, did not become healthy)."""
-    api = _client(server, token, timeout=max(timeout, 30.0) + 600.0)
+    api = client(server, token, timeout=max(timeout, 30.0) + 600.0)
     body: dict[str, Any] = {"dryRun": dry_run, "revision": revision, "prune": prune}
     if resource:
         body["resources"] = list(resource)
@@ -301,15 +186,15 @@ def sync(
     else:
         result = api.post(_path(name, "sync"), body)
     failed = result["operation"]["phase"] != "Succeeded"
-    if not _dump(result, output):
-        _print_operation(result)
+    if not dump(result, output):
+        app_views.print_operation(result)
     if failed:
         raise typer.Exit(EXIT_NOT_READY)
     if wait and not dry_run:
         finished = result["operation"]["finishedAt"]
         item = _wait(api, name, timeout, after=finished, show=output == "text")
         if output == "text":
-            _report_wait(item)
+            app_views.report_wait(item)
         if not _ready(item, after=finished):
             raise typer.Exit(EXIT_NOT_READY)
 
@@ -322,8 +207,8 @@ def refresh(
     output: OutputOpt = "text",
 ) -> None:
     """Queue a reconcile now (fetch, render, compare) without waiting for the interval."""
-    result = _client(server, token).post(_path(name, "refresh"))
-    if not _dump(result, output):
+    result = client(server, token).post(_path(name, "refresh"))
+    if not dump(result, output):
         _out.print(f"{name}: reconcile queued")
 
 
@@ -336,17 +221,17 @@ def history(
     output: OutputOpt = "text",
 ) -> None:
     """Past sync operations of an Application, newest first."""
-    items = _client(server, token).get(_path(name, "operations"), limit=limit)["items"]
-    if _dump(items, output):
+    items = client(server, token).get(_path(name, "operations"), limit=limit)["items"]
+    if dump(items, output):
         return
-    table = _table("ID", "STARTED", "REVISION", "PHASE", "TRIGGER", "MESSAGE")
+    table = app_views.new_table("ID", "STARTED", "REVISION", "PHASE", "TRIGGER", "MESSAGE")
     for op in items:
         phase = op["phase"] + (" (dry run)" if op["dryRun"] else "")
         colour = {"Succeeded": "green", "Failed": "red"}.get(op["phase"], "cyan")
         table.add_row(
             str(op["id"]),
-            _when(op["startedAt"]),
-            _short(op["revision"]["sha"]),
+            app_views.when(op["startedAt"]),
+            app_views.short(op["revision"]["sha"]),
             f"[{colour}]{phase}[/]",
             op["trigger"],
             op["message"],
@@ -365,13 +250,13 @@ def rollback(
 ) -> None:
     """Roll back: revert in Git (the GitOps way) or pin an earlier revision."""
     body = {k: v for k, v in (("to", to), ("commit", commit)) if v}
-    result = _client(server, token, timeout=600).post(_path(name, "rollback"), body)
-    if _dump(result, output):
+    result = client(server, token, timeout=600).post(_path(name, "rollback"), body)
+    if dump(result, output):
         return
     if result["mode"] == "pin":
-        _out.print(f"{name} pinned to {_short(result['revision'])}; automated sync paused")
+        _out.print(f"{name} pinned to {app_views.short(result['revision'])}; automated sync paused")
     else:
-        reverted, pushed = _short(result["revision"]), _short(result["pushedSha"])
+        reverted, pushed = app_views.short(result["revision"]), app_views.short(result["pushedSha"])
         _out.print(f"{name}: reverted to {reverted}, pushed {pushed}")
 
 
@@ -384,10 +269,10 @@ def wait(
     output: OutputOpt = "text",
 ) -> None:
     """Wait until the Application is synced and healthy. Exit code 1 on timeout."""
-    api = _client(server, token)
+    api = client(server, token)
     item = _wait(api, name, timeout, after=None, show=output == "text")
-    if not _dump(item, output):
-        _report_wait(item)
+    if not dump(item, output):
+        app_views.report_wait(item)
     if not _ready(item, after=None):
         raise typer.Exit(EXIT_NOT_READY)
 
@@ -401,8 +286,8 @@ def _suspension(suspended: bool) -> Callable[..., None]:
         token: TokenOpt = "",
         output: OutputOpt = "text",
     ) -> None:
-        item = _client(server, token).post(_path(name, verb))
-        if not _dump(item, output):
+        item = client(server, token).post(_path(name, verb))
+        if not dump(item, output):
             _out.print(f"{name} {'suspended' if item['suspended'] else 'resumed'}")
 
     command.__doc__ = (
@@ -428,10 +313,10 @@ def events(
     output: OutputOpt = "text",
 ) -> None:
     """Show the event log; --follow streams new events as they happen."""
-    api = _client(server, token)
+    api = client(server, token)
     items = api.get("/api/v1/events", app=app_name, limit=limit)["items"]
     for item in items:
-        _print_event(item, output)
+        app_views.print_event(item, output)
     if not follow:
         return
     last = items[-1]["id"] if items else None
@@ -439,24 +324,9 @@ def events(
     try:
         for event, data, _ in api.stream("/api/v1/stream", params, last):
             if event == "event":
-                _print_event(data, output)
+                app_views.print_event(data, output)
     except KeyboardInterrupt:
         return
-
-
-def _print_event(item: dict[str, Any], output: str) -> None:
-    if output == "json":
-        sys.stdout.write(json.dumps(item) + "\n")  # one object per line: easy to follow
-    elif output == "yaml":
-        sys.stdout.write(yaml.safe_dump([item], sort_keys=False))
-    else:
-        colour = "yellow" if item["type"] == "Warning" else "dim"
-        _out.print(
-            f"{_when(item['time'])} [{colour}]{item['type']:<7}[/] "
-            f"{item['app'] or '(agent)'} {item['reason']}: {item['message']}",
-            markup=True,
-        )
-    sys.stdout.flush()
 
 
 # --- waiting --------------------------------------------------------------------------------
@@ -515,16 +385,3 @@ def _wait(
                 return item
             time.sleep(_POLL_SECONDS)
             item = api.get(_path(name))
-
-
-def _report_wait(item: dict[str, Any]) -> None:
-    sync_status, health = item["sync"]["status"], item["health"]["status"]
-    if sync_status == "Synced" and health == "Healthy":
-        _out.print(f"[green]{item['name']} is synced and healthy[/]", markup=True)
-        return
-    why = _problem(item) or item["health"]["message"]
-    _out.print(f"[red]{item['name']} is {sync_status}/{health}[/]: {why}", markup=True)
-    for row in item["resources"]:
-        if row["health"] != "Healthy" or row["sync"] != "Synced":
-            state = f"{row['sync']}/{row['health']}"
-            _out.print(f"  {row['resource']}: {state} {row['healthMessage']}".rstrip())

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gitward.cli import app_commands, consoles
+from gitward.cli import app_commands, app_views, consoles
 
 app = typer.Typer(help="Notifications of a running agent: the delivery log.", no_args_is_help=True)
 
@@ -37,14 +37,14 @@ def log(
     output: app_commands.OutputOpt = "text",
 ) -> None:
     """The delivery log, newest first: provider, event, state, attempts and why."""
-    items: list[dict[str, Any]] = app_commands._client(server, token).get(
+    items: list[dict[str, Any]] = app_commands.client(server, token).get(
         "/api/v1/notifications/deliveries",
         app=app_name,
         provider=provider,
         state=state,
         limit=limit,
     )["items"]
-    if app_commands._dump(items, output):
+    if app_commands.dump(items, output):
         return
     table = Table(box=None, pad_edge=False)
     for column in ("TIME", "PROVIDER", "APP", "EVENT", "STATE", "ATTEMPTS", "WHY"):
@@ -53,9 +53,9 @@ def log(
         style = _STYLES.get(item["state"], "")
         why = item["error"]
         if item["state"] == "retrying" and item["nextAttemptAt"]:
-            why = f"next at {app_commands._when(item['nextAttemptAt'])}: {why}"
+            why = f"next at {app_views.when(item['nextAttemptAt'])}: {why}"
         table.add_row(
-            app_commands._when(item["updatedAt"] or item["createdAt"]),
+            app_views.when(item["updatedAt"] or item["createdAt"]),
             item["provider"],
             item["app"] or "(agent)",
             item["reason"],
