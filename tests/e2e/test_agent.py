@@ -92,7 +92,9 @@ class AgentProcess:
         self.log = tmp_path / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *, ready: bool = True) -> None:
+        """Start ``gitward serve``; wait for ``/readyz`` unless ``ready`` is False
+        (then only for ``/healthz`` to answer, whatever it says)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gitward", "serve", "--config", str(self.config)],
@@ -105,7 +107,8 @@ class AgentProcess:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                probe = httpx.get(f"{self.url}/{'readyz' if ready else 'healthz'}", timeout=1)
+                if probe.status_code == 200 or not ready:
                     return
             except httpx.HTTPError:
                 pass

@@ -57,12 +57,16 @@ def create(
     hub = streaming.Hub(ctx, heartbeat=stream_heartbeat, queue_size=stream_queue_size)
 
     async def healthz(request: Request) -> Response:
+        # Failing while the agent cannot make progress (the store refuses writes).
+        if problem := agent.problem:
+            return PlainTextResponse(f"unhealthy: {problem}\n", status_code=503)
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
         if agent.ready.is_set():
             return PlainTextResponse("ready\n")
-        return PlainTextResponse("starting: applications not loaded yet\n", status_code=503)
+        why = agent.problem or agent.load_error or "applications not loaded yet"
+        return PlainTextResponse(f"not ready: {why}\n", status_code=503)
 
     async def webhook(request: Request) -> Response:
         try:

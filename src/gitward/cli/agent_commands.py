@@ -18,6 +18,7 @@ from gitward.config import settings as config_settings
 from gitward.engine import documents, loop, runtimes
 from gitward.engine.delivery import exporting
 from gitward.engine.notifications import running as notifying
+from gitward.store import base as store_base
 from gitward.store import locking, storing
 
 
@@ -39,23 +40,40 @@ def serve(
         settings = settings.model_copy(update={"listen": listen})
     try:
         # SQLite runs one agent per file; a second is refused here, by name.
-        with locking.single_agent(settings.store):
-            asyncio.run(run(settings, config))
+        # A lock that cannot be made yet (read-only directory) is the store
+        # failing: the agent retries it with the store (``/healthz`` says so).
+        lock = locking.AgentLock(settings.store)
+        with contextlib.suppress(store_base.StoreUnavailable):
+            lock.acquire()
+        try:
+            asyncio.run(run(settings, config, lock))
+        finally:
+            lock.release()
     except errors.InputError as exc:
+        # A corrupt store too: one line naming the file and what to do.
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
 
 
-async def run(settings: config_settings.Settings, config_file: Path | None) -> None:
+async def run(
+    settings: config_settings.Settings,
+    config_file: Path | None,
+    lock: locking.AgentLock | None = None,
+) -> None:
     host, _, port = settings.listen.rpartition(":")
     store = storing.SqlStore(settings.store)
-    await store.open()
+
+    async def open_store() -> None:
+        if lock is not None:
+            lock.acquire()
+        await store.open()
+
     try:
         options = runtimes.RuntimeOptions(settings=settings, config_file=config_file)
         async with runtimes.Runtime.open(options) as runtime:
-            agent = loop.Agent(settings, runtime, store)
+            agent = loop.Agent(settings, runtime, store, open_store=open_store)
             server = uvicorn.Server(
                 uvicorn.Config(
                     api_app.create(agent, settings, extra_routes=web.routes(agent, settings)),
@@ -67,7 +85,11 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
                     timeout_graceful_shutdown=5,
                 )
             )
-            tasks = [asyncio.create_task(agent.run(), name="agent")]
+            running = asyncio.create_task(agent.run(), name="agent")
+            # An agent that stops (a corrupt store) stops the server too:
+            # never an API saying ok for an agent that no longer works.
+            running.add_done_callback(lambda _: setattr(server, "should_exit", True))
+            tasks = [running]
             # Notifications and delivery figures run beside the agent, never
             # inside a reconcile: a slow receiver only delays its own outbox.
             notifier = notifying.for_agent(agent)
@@ -82,8 +104,10 @@ async def run(settings: config_settings.Settings, config_file: Path | None) -> N
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
+                for task in tasks[1:]:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            with contextlib.suppress(asyncio.CancelledError):
+                await running  # its error, if it stopped on one
     finally:
         await store.close()

@@ -26,6 +26,7 @@ from gitward.engine import (
     queueing,
     runtimes,
     states,
+    storage,
 )
 from gitward.store import base as store_base
 
@@ -72,7 +73,10 @@ class Context:
         self.apps: dict[str, states.AppState] = {}
         self.catalog: catalog.Catalog | None = None
         self.root_revision = ""
+        # Set once the Applications are loaded (the root read without error);
+        # until then ``load_error`` says why not.
         self.ready = asyncio.Event()
+        self.load_error = ""
         # Set by a push to the root repository: read the root now, not at the next poll.
         self.root_wakeup = asyncio.Event()
         # Reconciles in flight: app -> (task, the revision it is working on).
@@ -85,6 +89,8 @@ class Context:
         self.restored: dict[str, store_base.AppRecord] = {}
         # Applications this process has reconciled as their owner (see engine.workers).
         self.owned: set[str] = set()
+        # Whether the store answers (``/healthz``); see engine.storage.
+        self.store_health = storage.StoreHealth()
         self._listeners: list[Callable[[str], None]] = []
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -92,15 +98,30 @@ class Context:
         self._listeners.append(listener)
 
     async def save(self, state: states.AppState) -> None:
-        await self.store.save_status(persisting.record(state, self.clock()))
+        """Save ``state``'s status; a store error is recorded and raised (the
+        worker tries the Application again after the store's backoff)."""
+        try:
+            await self.store.save_status(persisting.record(state, self.clock()))
+        except store_base.StoreUnavailable as exc:
+            self.store_health.failed(exc, f"saving status of {state.name}")
+            raise
+        self.store_health.succeeded()
         self._changed(state.name)
 
     async def event(
         self, app: str, type_: str, reason: str, message: str, revision: str = ""
     ) -> None:
-        await self.store.add_event(
-            persisting.event(app, type_, reason, message, revision, self.clock())
-        )
+        """Add an event to the log. The log is history: while the store cannot
+        take it the event is dropped (logged with the store error) rather
+        than stopping what it reports on."""
+        try:
+            await self.store.add_event(
+                persisting.event(app, type_, reason, message, revision, self.clock())
+            )
+        except store_base.StoreUnavailable as exc:
+            self.store_health.failed(exc, f"event {reason} of {app or 'the agent'} not recorded")
+            return
+        self.store_health.succeeded()
         self._changed(app)
 
     def announce(self, app: str) -> None:

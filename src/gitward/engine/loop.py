@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from gitward import errors
@@ -49,6 +49,7 @@ from gitward.engine import (
     requests,
     rollbacks,
     runtimes,
+    storage,
     workers,
 )
 from gitward.engine.triggers import (
@@ -81,7 +82,11 @@ class Agent:
         options: AgentOptions | None = None,
         clock: Callable[[], datetime] = utc_now,
         owner: ownership.Ownership | None = None,
+        open_store: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``open_store`` opens the store at start-up (default ``store.open``;
+        ``gitward serve`` also takes the SQLite agent lock); it is retried,
+        with the rest of the start-up, while it fails with a store error."""
         if settings.root is None and settings.cluster_objects is None:
             raise errors.ConfigError(
                 "the agent needs `root` or `clusterObjects`: where Applications are declared"
@@ -99,6 +104,7 @@ class Agent:
         owner = owner or ownership.Everything()
         ctx = context.Context(settings, runtime, store, options=options, clock=clock, owner=owner)
         self.context = ctx
+        self._open_store = open_store or store.open
         # What the edges (API, UI, CLI) read.
         self.settings, self.runtime, self.store = settings, runtime, store
         self.options, self.clock, self.metrics = options, clock, ctx.metrics
@@ -169,15 +175,12 @@ class Agent:
 
     async def run(self) -> None:
         """Run until cancelled."""
-        ctx = self.context
-        ctx.restored = {record.name: record for record in await self.store.list_status()}
-        await recovery.recover(ctx)
-        await self.gate.start()
+        await storage.until_done(self.context.store_health, "starting", self._start)
         self.reachability.start()
         try:
             async with asyncio.TaskGroup() as group:
                 if self.replicas is not None:
-                    group.create_task(self.replicas.run(ctx))
+                    group.create_task(self.replicas.run(self.context))
                 group.create_task(self._root.run())
                 if self._configuration is not None:
                     group.create_task(self._configuration.run())
@@ -186,7 +189,7 @@ class Agent:
                 if self._cluster is not None and self._publisher is not None:
                     group.create_task(self._cluster.run())
                     group.create_task(self._publisher.run())
-                group.create_task(resyncing.run(ctx))
+                group.create_task(resyncing.run(self.context))
                 if self.settings.image_policies:
                     group.create_task(self._images.run())
                 if self.settings.chart_policies:
@@ -203,6 +206,24 @@ class Agent:
             await self.gate.stop()
             if self.replicas is not None:
                 await self.replicas.close()
+
+    async def _start(self) -> None:
+        ctx = self.context
+        await self._open_store()
+        ctx.restored = {record.name: record for record in await self.store.list_status()}
+        await recovery.recover(ctx)
+        await self.gate.start()
+
+    @property
+    def problem(self) -> str:
+        """Why the agent cannot make progress now (``/healthz``); empty when it can."""
+        store = self.context.store_health.problem
+        return f"store unavailable: {store}" if store else ""
+
+    @property
+    def load_error(self) -> str:
+        """Why the Applications are not loaded yet (``/readyz``); empty if unknown."""
+        return self.context.load_error
 
     def reload_configuration(self) -> None:
         """Re-read the configuration file's targets now (``gitward serve`` on SIGHUP)."""

@@ -43,6 +43,7 @@ from gitward.engine import (
     states,
 )
 from gitward.model import operations, plans, status
+from gitward.store import base as store_base
 
 _log = structlog.get_logger(__name__)
 
@@ -91,6 +92,10 @@ class Workers:
                     and self._admitted(state, item.reasons)
                 ):
                     await self._reconcile_target(state, item.reasons)
+            except store_base.StoreUnavailable as exc:
+                # Not this Application's fault: again when the store may answer.
+                delay = ctx.store_health.failed(exc, f"reconciling {item.app}")
+                ctx.queue.add(item.app, "retry: store unavailable", delay=delay)
             except Exception:  # a bug in one reconcile must not stop the worker
                 _log.exception("reconcile crashed", app=item.app)
                 ctx.queue.add(item.app, "retry after an internal error", delay=_CRASH_RETRY)

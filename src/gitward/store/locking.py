@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitward import errors
-from gitward.store import storing
+from gitward.store import base, storing
 
 
 class StoreInUse(errors.ConfigError):
@@ -45,28 +45,54 @@ def lock_path(url: str) -> Path | None:
 @contextlib.contextmanager
 def single_agent(url: str) -> Iterator[None]:
     """Hold the SQLite store for this agent; :class:`StoreInUse` if another has it."""
-    path = lock_path(url)
-    if path is None:
+    lock = AgentLock(url)
+    lock.acquire()
+    try:
         yield
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise errors.ConfigError(f"store lock {path}: {exc.strerror}") from exc
-    try:
+    finally:
+        lock.release()
+
+
+class AgentLock:
+    """The lock of one SQLite store, taken by :meth:`acquire` (again: nothing
+    happens) and held until :meth:`release` or the end of the process.
+
+    :class:`StoreInUse` when another agent holds it; ``StoreUnavailable``
+    (retried by the agent) when the lock file cannot be made, as in a
+    read-only directory.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.path = lock_path(url)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        path = self.path
+        if path is None or self._fd is not None:
+            return
+        store = path.with_name(path.name.removesuffix(".agent-lock"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise base.StoreUnavailable(
+                f"store {store}: cannot create its lock {path}: {exc.strerror}"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise StoreInUse(
-                f"store {path.with_name(path.name.removesuffix('.agent-lock'))}: another gitward "
-                f"agent (pid {holder}) "
+                f"store {store}: another gitward agent (pid {holder}) "
                 f"already uses this SQLite database (lock {path}). SQLite runs one replica; "
                 "for several, use a PostgreSQL store and set `replicas.coordinator`"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the flock
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None

@@ -31,10 +31,16 @@ def paths() -> dict[str, Any]:
     text = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
     base = "/api/v1/applications/{name}"
     return {
-        "/healthz": {"get": {"summary": "Liveness.", "security": [], "responses": {"200": text}}},
+        "/healthz": {
+            "get": {
+                "summary": "Liveness: 503 with the reason while the store fails.",
+                "security": [],
+                "responses": {"200": text, "503": text},
+            }
+        },
         "/readyz": {
             "get": {
-                "summary": "Readiness: 503 until the Applications are loaded from Git.",
+                "summary": "Readiness: 503 with the reason until the Applications are loaded.",
                 "security": [],
                 "responses": {"200": text, "503": text},
             }

@@ -28,6 +28,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.engine import catalog, context, fleet, persisting, states
 from gitward.model import directives, resources
+from gitward.store import base as store_base
 
 _log = structlog.get_logger(__name__)
 
@@ -70,10 +71,17 @@ class Root:
                 if loaded is not None and (changed or loaded.appsets):
                     await self._expand(loaded, changed)
                 ctx.root_revision = revision.sha
+            except store_base.StoreUnavailable as exc:
+                # The store's fault, not the root's: read it again soon.
+                await asyncio.sleep(ctx.store_health.failed(exc, "loading the root"))
+                continue
             except errors.GitwardError as exc:
                 _log.warning("applications root unavailable", error=str(exc))
-                await ctx.event("", "Warning", exc.reason, f"applications root: {exc}")
-            ctx.ready.set()
+                ctx.load_error = f"applications root: {exc}"
+                await ctx.event("", "Warning", exc.reason, ctx.load_error)
+            else:
+                ctx.load_error = ""
+                ctx.ready.set()
             ctx.root_wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.root_wakeup.wait(), context.jittered(ctx.options))
