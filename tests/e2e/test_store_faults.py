@@ -1,4 +1,4 @@
-"""Issue 11 point 5c: the store failing under ``gitward serve``.
+"""Issue 11 points 5c and 5d: the store failing under ``gitward serve``.
 
 The agent runs as a real process on a real SQLite file; the store's directory
 is made read-only (a read-only bind mount when the tests run as root, who
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,33 @@ def test_a_read_only_store_fails_healthz_then_the_agent_recovers_without_restart
     assert '"store unavailable"' in log and "applications root unavailable" not in log
     assert "Traceback" not in log
     assert agent.proc is not None and agent.proc.poll() is None  # never restarted
+
+
+def gitward(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitward", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_corrupt_store_is_one_line_naming_the_file_and_exit_2(
+    git: Git, cluster: Any, agent_factory: Callable[..., AgentProcess], env: dict[str, str]
+) -> None:
+    git.commit("app", {"apps/web.yaml": application("web", git.url, "web")})
+    agent = agent_factory(git.url)
+    agent.db.write_bytes(b"this is not a database, it was overwritten\n" * 200)
+    for args in (
+        ("serve", "--config", str(agent.config)),
+        ("token", "list", "--config", str(agent.config)),
+        ("report", "delivery", "--config", str(agent.config)),
+    ):
+        done = gitward(env, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, done.stderr)
+        assert str(agent.db) in lines[0] and "damaged" in lines[0]
+        assert "restore it from a backup" in lines[0] and "move it aside" in lines[0]
+    assert agent.db.read_bytes().startswith(b"this is not a database")  # left as it was

@@ -51,6 +51,13 @@ class StoreUnavailable(errors.RetryableError):
     reason = "StoreUnavailable"
 
 
+class StoreCorrupt(errors.InputError):
+    """The database file is not a database, or its pages are damaged: retrying
+    cannot help; a person restores it or moves it aside."""
+
+    reason = "StoreCorrupt"
+
+
 class RecordNotFound(errors.InputError):
     """A record named by the caller (an operation id) does not exist."""
 

@@ -49,7 +49,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gitward import errors
 from gitward.model import operations, status
-from gitward.store import base, controlling, migrating, outboxing, schema, serialising
+from gitward.store import (
+    base,
+    controlling,
+    failures,
+    migrating,
+    outboxing,
+    schema,
+    serialising,
+)
 
 _T = TypeVar("_T")
 
@@ -212,18 +220,8 @@ class SqlStore(outboxing.OutboxQueries, controlling.ControlQueries):
     def _guarded(self, what: str, fn: Callable[..., _T], *args: Any) -> _T:
         try:
             return fn(*args)
-        except sa_exc.IntegrityError as exc:
-            raise base.RecordConflict(
-                f"{what} in store {self.display_url} conflicts with a stored record: {_cause(exc)}"
-            ) from exc
-        except sa_exc.DataError as exc:
-            raise base.InvalidRecord(
-                f"{what}: store {self.display_url} refused the value: {_cause(exc)}"
-            ) from exc
         except sa_exc.SQLAlchemyError as exc:
-            raise base.StoreUnavailable(
-                f"{what} failed in store {self.display_url}: {_cause(exc)}"
-            ) from exc
+            raise failures.named(exc, what, self.url) from exc
 
     def _begin(self) -> Any:
         if self._engine is None:
@@ -672,14 +670,6 @@ _UPDATE_OPERATION = sa.update(schema.OperationRow).where(
 _TRIM_OPERATIONS = _trim_statement(schema.OperationRow, keep_running=True)
 _INSERT_EVENT = sa.insert(schema.EventRow)
 _TRIM_EVENTS = _trim_statement(schema.EventRow, keep_running=False)
-
-
-def _cause(exc: sa_exc.SQLAlchemyError) -> str:
-    """The driver's first message line, without SQL text or bound parameters."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
 
 
 def _check_limit(limit: int, what: str) -> None:
