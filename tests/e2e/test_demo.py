@@ -39,5 +39,11 @@ def test_demo_runs_every_step(tmp_path: Path, env: dict[str, str]) -> None:
     assert "DriftCorrected" in out
     assert "Service web-staging/api-staging pruned after" in out
     assert "web-staging back on 1.1.0 after" in out
+    # The host target beside the cluster: a file from Git, its onChange Command, selfHeal.
+    conf = tmp_path / "demo" / "host" / "etc" / "web" / "web.conf"
+    assert "web.conf written from Git after" in out
+    assert "onChange reload-web exited 0" in out
+    assert "web.conf back as Git says after" in out
+    assert "workers 8" in conf.read_text()
     assert "demo finished: every step behaved as expected" in out
     assert (tmp_path / "demo" / "demo.kubeconfig").exists()

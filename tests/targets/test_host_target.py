@@ -117,6 +117,20 @@ async def test_files_directories_and_symlinks_are_created_updated_and_pruned(
     assert (www / "site" / "notes.txt").read_text() == "mine"
 
 
+async def test_a_file_removed_by_hand_is_no_longer_gitwards(
+    target: HostTarget, roots: tuple[Path, Path]
+) -> None:
+    path = roots[0] / "gone.conf"
+    await _sync(target, [_obj("File", "gone", path=str(path), content="git\n")])
+    path.unlink()
+    await _plan(target, [_obj("File", "other", path=f"{roots[0]}/other", content="")])
+    # A person puts a file of their own there: a later prune must leave it.
+    path.write_text("a person's\n")
+    plan = await _plan(target, [_obj("File", "other", path=f"{roots[0]}/other", content="")])
+    assert plan.by_action(plans.Action.PRUNE) == ()
+    assert path.read_text() == "a person's\n"
+
+
 async def test_an_existing_file_is_adopted_and_never_removed_by_prune(
     target: HostTarget, roots: tuple[Path, Path]
 ) -> None:

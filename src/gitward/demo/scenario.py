@@ -1,4 +1,5 @@
-"""The demo scenario: commit → sync, drift → corrected, file removed → pruned, revert.
+"""The demo scenario: commit → sync, drift → corrected, file removed → pruned, revert;
+then the same engine on a host target (this machine's files under the demo directory).
 
 Each step runs the same engine functions as ``gitward sync``/``gitward diff``
 against a local bare repository and the Kubernetes API test server, and
@@ -28,7 +29,7 @@ from gitward.engine import loop, runtimes
 from gitward.store import storing
 from gitward.testing import kubeapi
 
-APPS_IN_ORDER = ("namespaces", "web-staging", "web-production", "api-staging")
+APPS_IN_ORDER = ("namespaces", "web-staging", "web-production", "api-staging", "web-host")
 
 
 class Demo:
@@ -39,6 +40,7 @@ class Demo:
         self.clone = workdir / "deploy"
         self.kubeconfig = workdir / "demo.kubeconfig"
         self.config_file = workdir / "gitward.yaml"
+        self.host_root = workdir / "host"
         self.token = ""
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -86,6 +88,8 @@ class Demo:
             shutil.copytree(source, self.clone)
         for app_file in (self.clone / "apps").glob("*.yaml"):
             app_file.write_text(app_file.read_text().replace("REPO_URL", self.remote.as_uri()))
+        for host_file in (self.clone / "host").glob("*.yaml"):
+            host_file.write_text(host_file.read_text().replace("HOST_ROOT", str(self.host_root)))
         await self.git("init", "-q", "--bare", "-b", "main", str(self.remote), cwd=self.workdir)
         await self.git("init", "-q", "-b", "main")
         await self.git("remote", "add", "origin", str(self.remote))
@@ -114,6 +118,7 @@ class Demo:
             f"  {Path(sys.executable).parent / 'kubectl'} --kubeconfig {self.kubeconfig} "
             "-n web-production scale deploy/web "
             "--replicas=5   # reverted\n"
+            f"  echo hand-made > {self.host_root / 'etc/web/web.conf'}   # taken back\n"
             f"  gitward diff apps/web-staging.yaml --config {self.config_file}"
         )
         if keep_running:
@@ -218,7 +223,40 @@ class Demo:
         await self.git("push", "-q", "origin", "HEAD:main")
         ok &= await self.wait_for("web-staging back on 1.1.0", lambda: staging_is("1.1.0"))
         self.show_apps(agent)
+        return ok & await self.host_steps(store)
+
+    async def host_steps(self, store: storing.SqlStore) -> bool:
+        """The same engine on a second kind of target: files of this machine."""
+        conf = self.host_root / "etc" / "web" / "web.conf"
+        self.step(f"6. A host target beside the cluster: files under {self.host_root}")
+        ok = await self.wait_for(
+            f"{conf} written from Git", lambda: asyncio.to_thread(_holds, conf, "workers 4")
+        )
+        operations = await store.list_operations("web-host")
+        said = [r.message for op in operations[:1] for r in op.operation.results if r.message]
+        for message in said:
+            self.console.print(f"  {message}")
+        self.edit("host/files/web.conf", lambda t: t.replace("workers 4", "workers 8"))
+        sha = await self.commit("web: 8 workers on the host")
+        self.console.print(f"  committed {sha}: the file changes, its onChange Command runs")
+        ok &= await self.wait_for(
+            f"{conf.name} has 8 workers", lambda: asyncio.to_thread(_holds, conf, "workers 8")
+        )
+
+        self.step("7. Someone edits the file on the host by hand: taken back (selfHeal)")
+        conf.write_text("listen 80\n")
+        ok &= await self.wait_for(
+            f"{conf.name} back as Git says", lambda: asyncio.to_thread(_holds, conf, "workers 8")
+        )
+        await self.show_events(store, "web-host", 2)
         return ok
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return text in path.read_text()
+    except FileNotFoundError:
+        return False
 
 
 async def run(
@@ -235,7 +273,10 @@ async def run(
         await demo.create_repository()
         settings = config_settings.Settings.model_validate(
             {
-                "targets": {"demo": {"kubeconfig": str(demo.kubeconfig)}},
+                "targets": {
+                    "demo": {"kubeconfig": str(demo.kubeconfig)},
+                    "host": {"type": "host", "roots": [str(demo.host_root)], "allowCommands": True},
+                },
                 "root": {"repoURL": demo.remote.as_uri(), "ref": "main", "path": "apps"},
                 "store": f"sqlite:///{workdir / 'state.db'}",
                 "cacheDir": str(workdir / "cache"),
@@ -245,6 +286,7 @@ async def run(
         )
         demo.config_file.write_text(
             f"targets:\n  demo: {{kubeconfig: {demo.kubeconfig}}}\n"
+            f"  host: {{type: host, roots: [{demo.host_root}], allowCommands: true}}\n"
             f'root: {{repoURL: "{demo.remote.as_uri()}", ref: main, path: apps}}\n'
             f"store: sqlite:///{workdir / 'state.db'}\n"
             f"pollInterval: 2s\nlisten: 127.0.0.1:{api_port}\n"

@@ -142,8 +142,11 @@ class HostTarget:
                 out.append(live.command(entry.name, entry))
                 continue
             found = await self._read_entry(app, entry)
-            if found is not None:
-                out.append(found)
+            if found is None:
+                # Gone from the disk: what may appear at that path later is not gitward's.
+                self._records.drop(app, entry.kind, entry.name)
+                continue
+            out.append(found)
         return out
 
     async def write_status(self, key: resources.ResourceKey, status: Mapping[str, Any]) -> bool:
