@@ -16,7 +16,7 @@ from gitward.diff import base as diff_base
 from gitward.diff import planning, reports
 from gitward.model import plans, resources
 from gitward.targets import base
-from gitward.targets.host import HostTarget
+from gitward.targets.host import HostTarget, watching
 
 APP = "web"
 
@@ -293,3 +293,26 @@ async def test_a_hand_edit_is_a_watch_event(target: HostTarget, roots: tuple[Pat
 
 async def _settle() -> None:
     await asyncio.sleep(0.2)  # the watcher sets its inotify watches up
+
+
+async def test_the_hash_check_sees_an_edit_inotify_missed(
+    roots: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No directory is ever watched: only the periodic hash check is left.
+    monkeypatch.setattr(watching.Watcher, "_rewatch", lambda self, notify, watched: None)
+    target = HostTarget("edge", [str(r) for r in roots], tmp_path / "state", rescan_interval=0.3)
+    try:
+        path = roots[0] / "polled.conf"
+        await _sync(target, [_obj("File", "polled", path=str(path), content="git\n")])
+        events = target.watch("host.gitward.dev", "File")
+        waiting = asyncio.ensure_future(events.__anext__())
+        await _settle()
+        path.write_text("hand\n")
+        event = await asyncio.wait_for(waiting, 2.0)
+        assert (event.type, event.object["spec"]["content"]) == (
+            base.WatchEventType.MODIFIED,
+            "hand\n",
+        )
+        await events.aclose()  # type: ignore[attr-defined]
+    finally:
+        await target.close()
