@@ -126,3 +126,39 @@ def test_an_encrypted_from_file_without_keys_is_refused(
     )
     with pytest.raises(errors.DecryptionError, match=r"db\.env"):
         _render(tree)
+
+
+def test_a_command_from_an_encrypted_manifest_has_its_environment_masked(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    key: Key = make_key(tmp_path, "k")
+    command = (
+        "apiVersion: host.gitward.dev/v1\nkind: Command\nmetadata: {name: migrate}\n"
+        "spec:\n  command: [/usr/local/bin/migrate]\n"
+        "  env: {DB_PASSWORD: hunter2-env, LC_ALL: C}\n"
+    )
+    encrypted = Sops(tmp_path / "sops").encrypt(
+        "migrate.yaml", command, [key.recipient], "--encrypted-regex", "^env$"
+    )
+    plain = command.replace("migrate", "status").replace("hunter2-env", "visible-env")
+    tree = make_repo({"app/migrate.yaml": encrypted, "app/status.yaml": plain})
+    rendered = _render(tree, decryption=key.decryption)
+    migrate, status = _spec(rendered, "migrate"), _spec(rendered, "status")
+    assert (migrate["env"]["DB_PASSWORD"], migrate["secret"]) == ("hunter2-env", True)
+    assert "secret" not in status
+    shown = [masking.mask_object(m.body) for m in rendered.manifests]
+    assert "hunter2" not in str(shown)
+    masked = next(s for s in shown if s["metadata"]["name"] == "migrate")
+    assert masked["spec"]["env"] == {"DB_PASSWORD": plans.MASK, "LC_ALL": plans.MASK}
+    assert "visible-env" in str(shown)
+    changes = masking.mask_changes(
+        next(m.key for m in rendered.manifests if m.key.name == "migrate"),
+        [
+            plans.FieldChange("/spec/env/DB_PASSWORD", "old-pass", "hunter2-env"),
+            plans.FieldChange("/spec/env", None, {"DB_PASSWORD": "hunter2-env"}),
+            plans.FieldChange("/spec/command", ["a"], ["b"]),
+        ],
+        secret=True,
+    )
+    assert "hunter2" not in str(changes) and "old-pass" not in str(changes)
+    assert changes[2].after == ["b"]

@@ -316,3 +316,23 @@ async def test_the_hash_check_sees_an_edit_inotify_missed(
         await events.aclose()  # type: ignore[attr-defined]
     finally:
         await target.close()
+
+
+async def test_secret_command_environment_is_masked_in_the_plan(
+    target: HostTarget, roots: tuple[Path, Path]
+) -> None:
+    def command(password: str) -> Any:
+        return _obj(
+            "Command", "migrate", command=["true"], env={"PASSWORD": password}, secret=True
+        )
+
+    await _sync(target, [command("s3cret-1")])
+    plan = await _plan(target, [command("s3cret-2")])
+    assert not plan.in_sync
+    shown = reports.text(plan) + str(reports.to_dict(plan))
+    assert "s3cret" not in shown
+    assert plans.MASK in shown and "PASSWORD" in shown
+    with pytest.raises(errors.ApplyError, match=r"spec\.secret must be true or false"):
+        await target.prepare(
+            [_obj("Command", "c", command=["true"], secret="yes")], app=APP, namespace=""
+        )

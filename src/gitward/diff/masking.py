@@ -10,8 +10,9 @@ and the ``kubectl.kubernetes.io/last-applied-configuration`` annotation (it
 holds the whole Secret, values included). Keys stay visible, as ``kubectl
 describe secret`` shows them, so people can see *which* entry changed.
 
-The same goes for a host File whose content is secret (``spec.secret: true``,
-set by the render for SOPS-decrypted content): ``spec.content`` is masked.
+The same goes for a secret host object (``spec.secret: true``, set by the
+render for SOPS-decrypted content): a File's ``spec.content`` and the values
+of a Command's ``spec.env`` are masked.
 """
 
 from __future__ import annotations
@@ -42,19 +43,33 @@ def mask_object(obj: Mapping[str, Any]) -> Mapping[str, Any]:
             mask_object(item) if isinstance(item, Mapping) else item for item in obj["items"]
         ]
         return masked_list
-    if hostobjects.is_secret_file(obj):
-        return _mask_file(obj)
+    if hostobjects.is_secret(obj):
+        return _mask_host(obj)
     if not normalising.is_secret(obj):
         return obj
     return _mask_secret(obj)
 
 
-def _mask_file(obj: Mapping[str, Any]) -> dict[str, Any]:
+def _mask_host(obj: Mapping[str, Any]) -> dict[str, Any]:
     masked = copy.deepcopy(dict(obj))
     spec = masked.get("spec")
-    if isinstance(spec, dict) and "content" in spec:
-        spec["content"] = plans.MASK
+    if isinstance(spec, dict):
+        masked["spec"] = _mask_host_spec(spec)
     return masked
+
+
+def _mask_host_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A secret host object's spec: a File's content and a Command's
+    environment values masked (the variables' names stay visible)."""
+    out = dict(spec)
+    if "content" in out:
+        out["content"] = plans.MASK
+    env = out.get("env")
+    if isinstance(env, Mapping):
+        out["env"] = dict.fromkeys(env, plans.MASK)
+    elif env is not None:
+        out["env"] = plans.MASK
+    return out
 
 
 def _mask_secret(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,13 +92,13 @@ def mask_changes(
     key: resources.ResourceKey, changes: Iterable[plans.FieldChange], *, secret: bool = False
 ) -> tuple[plans.FieldChange, ...]:
     """``changes`` of the object ``key`` with Secret values masked; ``secret``:
-    the object is a host File with secret content (its key cannot say so)."""
+    the object is a secret host File or Command (its key cannot say so)."""
     if secret and key.group == hostobjects.GROUP:
         return tuple(
             plans.FieldChange(
                 path=change.path,
-                before=_mask_file_value(change.path, change.before),
-                after=_mask_file_value(change.path, change.after),
+                before=_mask_host_value(change.path, change.before),
+                after=_mask_host_value(change.path, change.after),
             )
             for change in changes
         )
@@ -99,15 +114,17 @@ def mask_changes(
     )
 
 
-def _mask_file_value(path: str, value: Any) -> Any:
+def _mask_host_value(path: str, value: Any) -> Any:
     if value is None:
         return None
-    if path == "/spec/content":
+    if path == "/spec/env" and isinstance(value, Mapping):
+        return dict.fromkeys(value, plans.MASK)
+    if path in ("/spec/content", "/spec/env") or path.startswith("/spec/env/"):
         return plans.MASK
     if path in ("", "/spec") and isinstance(value, Mapping):
-        inner = value.get("spec") if path == "" else value
-        if isinstance(inner, Mapping) and "content" in inner:
-            return _mask_file(value) if path == "" else {**inner, "content": plans.MASK}
+        if path == "":
+            return _mask_host(value)
+        return _mask_host_spec(value)
     return value
 
 

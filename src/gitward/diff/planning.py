@@ -299,7 +299,7 @@ def _plan_declared(
         if result is not None
         else _compare_structural(manifest, live, options)
     )
-    secret = hostobjects.is_secret_file(manifest.body) or hostobjects.is_secret_file(live)
+    secret = hostobjects.is_secret(manifest.body) or hostobjects.is_secret(live)
     masked = masking.mask_changes(manifest.key, field_changes, secret=secret)
     adopt = bool(masked) and all(_stamps_only(change) for change in masked)
     return [

@@ -74,7 +74,7 @@ def field_lines(change: plans.FieldChange) -> list[str]:
 
 
 def _secret(change: plans.Change) -> bool:
-    return change.desired is not None and hostobjects.is_secret_file(change.desired.body)
+    return change.desired is not None and hostobjects.is_secret(change.desired.body)
 
 
 def text(plan: plans.Plan, *, show_unchanged: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""The post-render transform for host Files: content from the repository, secrecy.
+"""The post-render transform for host Files and Commands: content from the repository, secrecy.
 
 A ``host.gitward.dev/v1`` File may name a repository file instead of
 holding its content: ``spec.fromFile: files/nginx.conf``, relative to the
@@ -10,7 +10,8 @@ Application's keys, as a Secret's manifest is) and puts its text in
 
 A File whose content was decrypted (from its own SOPS-encrypted manifest or
 from an encrypted ``fromFile``) is marked ``spec.secret: true``, so every
-view masks its content as it masks a Secret's data.
+view masks its content as it masks a Secret's data; so is a Command from an
+encrypted manifest, whose environment values are then masked.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ def resolve_rendered(
     request: base.RenderRequest, rendered: resources.Rendered
 ) -> resources.Rendered:
     """``rendered`` with each host File's ``fromFile`` read and secret content marked."""
-    if not any(_is_file(m.body) for m in rendered.manifests):
+    if not any(_is_file(m.body) or _is_command(m.body) for m in rendered.manifests):
         return rendered
     encrypted_sources: dict[str, bool] = {}
     manifests = []
     for manifest in rendered.manifests:
+        if _is_command(manifest.body):
+            manifests.append(_command(request, manifest, encrypted_sources))
+            continue
         if not _is_file(manifest.body):
             manifests.append(manifest)
             continue
@@ -61,6 +65,23 @@ def resolve_rendered(
 
 def _is_file(body: Mapping[str, Any]) -> bool:
     return hostobjects.is_host_object(body) and body.get("kind") == hostobjects.FILE
+
+
+def _is_command(body: Mapping[str, Any]) -> bool:
+    return hostobjects.is_host_object(body) and body.get("kind") == hostobjects.COMMAND
+
+
+def _command(
+    request: base.RenderRequest, manifest: resources.Manifest, seen: dict[str, bool]
+) -> resources.Manifest:
+    """A Command from an encrypted manifest has secret environment values."""
+    spec = manifest.body.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("secret") is True:
+        return manifest
+    if not _from_encrypted(request, manifest.source, seen):
+        return manifest
+    body = {**manifest.body, "spec": {**spec, "secret": True}}
+    return resources.Manifest(key=manifest.key, body=body, source=manifest.source)
 
 
 def _read(

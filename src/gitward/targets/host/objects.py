@@ -12,7 +12,8 @@ disk; apply time confines again against symlinks (``confining.open_parent``).
 * ``Symlink``: ``path``, ``target`` (absolute, or relative to the link's
   directory; it must lead inside the roots), ``owner``, ``group``;
 * ``Command``: ``command`` (argv list), ``timeout`` (seconds or ``30s``/``2m``),
-  ``workingDir``, ``env``.
+  ``workingDir``, ``env``, ``secret`` (``env`` values masked wherever shown;
+  set for a Command from a SOPS-encrypted manifest).
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ def _command(spec: Mapping[str, Any], where: str) -> CommandSpec:
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         raise errors.ApplyError(f"{where}: spec.env must map names to strings")
+    if not isinstance(spec.get("secret", False), bool):
+        raise errors.ApplyError(f"{where}: spec.secret must be true or false")
     working_dir = _text(spec, "workingDir", where)
     if working_dir and not working_dir.startswith("/"):
         raise errors.ApplyError(f"{where}: spec.workingDir {working_dir!r} is not absolute")
@@ -221,5 +224,5 @@ _FIELDS: dict[str, frozenset[str]] = {
     ),
     hostobjects.DIRECTORY: frozenset({"path", "mode", "owner", "group"}),
     hostobjects.SYMLINK: frozenset({"path", "target", "owner", "group"}),
-    hostobjects.COMMAND: frozenset({"command", "timeout", "workingDir", "env"}),
+    hostobjects.COMMAND: frozenset({"command", "timeout", "workingDir", "env", "secret"}),
 }
