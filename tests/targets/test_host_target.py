@@ -322,9 +322,7 @@ async def test_secret_command_environment_is_masked_in_the_plan(
     target: HostTarget, roots: tuple[Path, Path]
 ) -> None:
     def command(password: str) -> Any:
-        return _obj(
-            "Command", "migrate", command=["true"], env={"PASSWORD": password}, secret=True
-        )
+        return _obj("Command", "migrate", command=["true"], env={"PASSWORD": password}, secret=True)
 
     await _sync(target, [command("s3cret-1")])
     plan = await _plan(target, [command("s3cret-2")])

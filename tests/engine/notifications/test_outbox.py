@@ -330,3 +330,35 @@ async def test_a_failing_template_fails_its_delivery_without_sending(
             (failed,) = await until(store, lambda d: bool(d) and d[0].state.value == "failed")
     assert "message template" in failed.last_error
     assert receiver.requests == []
+
+
+async def test_a_notifier_started_before_the_store_opens_waits_for_it(tmp_path: Path) -> None:
+    """``gitward serve`` starts the notifier beside the agent, which opens the
+    store in its own start-up (retrying while it fails): the notifier waits
+    for the store instead of dying on its first read."""
+    closed = storing.SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with receivers.Receiver() as receiver:
+        config_ = settings(receiver.url)
+        service = running.Notifier(
+            closed,
+            lambda: config_,
+            alerts=config_.named_alerts,
+            describe=lambda name: {"name": name, "project": "default", "labels": {}},
+            clock=lambda: datetime.now(UTC),
+        )
+        task = asyncio.create_task(service.run())
+        try:
+            await asyncio.sleep(0.3)
+            assert not task.done() and not service.ready.is_set()
+            await closed.open()
+            async with asyncio.timeout(10):
+                await service.ready.wait()
+            await event(closed, "web-1", "SyncSucceeded")
+            service.wake()
+            (sent,) = await until(closed, lambda d: bool(d) and d[0].state.value == "sent")
+            assert sent.attempts == 1 and len(receiver.wait_for(1)) == 1
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await closed.close()

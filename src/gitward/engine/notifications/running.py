@@ -31,6 +31,7 @@ _log = structlog.get_logger(__name__)
 
 _POLL = 1.0
 _ERROR_PAUSE = 5.0
+_START_PAUSE = 0.1
 
 
 def supported(store: Any) -> bool:
@@ -60,10 +61,23 @@ class Notifier:
         """Something was recorded: route and deliver now (an agent listener)."""
         self._wakeup.set()
 
+    async def _start(self) -> None:
+        """Take the router's cursor, waiting while the store is not usable yet
+        (the agent opens it in its own start-up, retrying while it fails)."""
+        pause = _START_PAUSE
+        while True:
+            try:
+                await self.router.start()
+                return
+            except errors.RetryableError as exc:
+                _log.debug("notifications wait for the store", error=str(exc))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _ERROR_PAUSE)
+
     async def run(self) -> None:
         """Route and deliver until cancelled."""
         try:
-            await self.router.start()
+            await self._start()
             self.ready.set()
             while True:
                 try:
