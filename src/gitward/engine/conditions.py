@@ -7,7 +7,9 @@ health, drift and the events that go with them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from gitward import errors
 from gitward.engine import (
@@ -22,7 +24,7 @@ from gitward.engine import (
     waiting,
 )
 from gitward.health import assessing
-from gitward.model import plans, status
+from gitward.model import plans, resources, status
 
 
 async def stage_failed(
@@ -138,12 +140,18 @@ async def drift_detected(
     state.drifted = drifted
 
 
-async def refresh_health(ctx: context.Context, state: states.AppState) -> None:
+async def refresh_health(
+    ctx: context.Context,
+    state: states.AppState,
+    *,
+    known: Mapping[resources.ResourceKey, Mapping[str, Any]] | None = None,
+) -> None:
     """Assess every managed object on the target; set health, the per-resource
     rows and the ``Ready`` condition; record what the change announces
-    (``engine.transitions``: Deployed, HealthDegraded, HealthRecovered)."""
+    (``engine.transitions``: Deployed, HealthDegraded, HealthRecovered).
+    ``known``: objects as a sync just wrote them, assessed without a read."""
     before = state.health.status
-    await _assess_health(ctx, state)
+    await _assess_health(ctx, state, known)
     for said in transitions.health(
         before,
         state.health,
@@ -157,7 +165,11 @@ async def refresh_health(ctx: context.Context, state: states.AppState) -> None:
         await ctx.event(state.name, said.type, said.reason, said.message, said.revision)
 
 
-async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
+async def _assess_health(
+    ctx: context.Context,
+    state: states.AppState,
+    known: Mapping[resources.ResourceKey, Mapping[str, Any]] | None,
+) -> None:
     revision = state.synced_revision
     if not state.managed_keys:
         state.health = status.HealthResult(status.HealthStatus.HEALTHY)
@@ -167,7 +179,7 @@ async def _assess_health(ctx: context.Context, state: states.AppState) -> None:
     target = ctx.runtime.target(state.app.spec.destination.target)
     try:
         with ctx.metrics.stage(metrics.Stage.HEALTH):
-            health = await waiting.assess(target, sorted(state.managed_keys))
+            health = await waiting.assess(target, sorted(state.managed_keys), known=known)
     except errors.GitwardError as exc:
         state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
         state.health_revision = revision

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -123,6 +123,20 @@ class Context:
             return
         self.store_health.succeeded()
         self._changed(app)
+
+    async def events(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
+        """``(app, type, reason, message)`` events, all handed to the store at once
+        (it writes them back to back) rather than one after another."""
+        now = self.clock()
+        done = await asyncio.gather(
+            *(self.store.add_event(persisting.event(*entry, "", now)) for entry in entries),
+            return_exceptions=True,
+        )
+        for app in dict.fromkeys(entry[0] for entry in entries):
+            self._changed(app)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     def announce(self, app: str) -> None:
         """``app``'s status changed elsewhere (another replica, through the store)."""

@@ -22,10 +22,20 @@ _SETTLED = frozenset({status.HealthStatus.HEALTHY, status.HealthStatus.SUSPENDED
 
 
 async def assess(
-    target: targets.Target, keys: Sequence[resources.ResourceKey]
+    target: targets.Target,
+    keys: Sequence[resources.ResourceKey],
+    *,
+    known: Mapping[resources.ResourceKey, Mapping[str, Any]] | None = None,
 ) -> dict[resources.ResourceKey, status.HealthResult]:
-    """Current health of each key; an absent object is Missing."""
-    live = await target.read(keys)
+    """Current health of each key; an absent object is Missing. ``known``: objects
+    the caller holds as they are now (just written), not read again."""
+    known = known or {}
+    live: dict[resources.ResourceKey, Mapping[str, Any] | None] = {
+        key: known[key] for key in keys if key in known
+    }
+    missing = [key for key in keys if key not in live]
+    if missing:
+        live.update(await target.read(missing))
     return {key: _assess_one(live.get(key)) for key in keys}
 
 

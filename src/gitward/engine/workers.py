@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import structlog
 
@@ -42,7 +43,7 @@ from gitward.engine import (
     recovery,
     states,
 )
-from gitward.model import operations, plans, status
+from gitward.model import operations, plans, resources, status
 from gitward.store import base as store_base
 
 _log = structlog.get_logger(__name__)
@@ -213,6 +214,7 @@ class Workers:
         state.out_of_sync = frozenset(c.key for c in plan.changes if c.is_change and not c.hook)
         self._on_planned(state)
         new_revision = desired.revision.sha != state.synced_revision
+        written: Mapping[resources.ResourceKey, Mapping[str, Any]] = {}
         if plan.in_sync:
             if state.drift_since is not None:
                 await ctx.event(
@@ -256,6 +258,7 @@ class Workers:
                         )
                     state.drift_since, state.drifted = None, ()
                     state.out_of_sync = frozenset()
+                written = _still_as_written(plan, report.outcome.written)
             else:
                 state.set_condition(
                     states.RECONCILED,
@@ -264,7 +267,7 @@ class Workers:
                     "automated sync is off" if not state.automated else "waiting for retry",
                     now,
                 )
-        await conditions.refresh_health(ctx, state)
+        await conditions.refresh_health(ctx, state, known=written)
         await ctx.save(state)
 
     async def _desired(self, state: states.AppState) -> reconciling.Desired | None:
@@ -332,3 +335,17 @@ def _trigger(reasons: list[str], drift: bool) -> str:
     if drift:
         return "self-heal: " + (reasons[0] if reasons else "drift")
     return "auto-sync: " + (reasons[0] if reasons else "new revision")
+
+
+def _still_as_written(
+    plan: plans.Plan, written: Mapping[resources.ResourceKey, Mapping[str, Any]]
+) -> Mapping[resources.ResourceKey, Mapping[str, Any]]:
+    """The objects as the sync's applies returned them, for the health read that
+    follows the sync: as current as a read would be when the sync was one step
+    (one wave, no hook). A later wave is applied after waiting for the earlier
+    ones to turn healthy, and hooks run after the applies: then every object
+    is read again."""
+    waves = {change.wave for change in plan.changes}
+    if len(waves) > 1 or any(change.hook for change in plan.changes):
+        return {}
+    return written
