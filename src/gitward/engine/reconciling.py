@@ -180,7 +180,8 @@ async def plan(
     """
     decided = await _decided(runtime, app, project)
     with runtime.metrics.stage(metrics.Stage.PLAN):
-        return await _plan(runtime, app, desired, prune=prune, project=decided)
+        the_plan, _ = await _plan(runtime, app, desired, prune=prune, project=decided)
+    return the_plan
 
 
 async def _plan(
@@ -190,7 +191,8 @@ async def _plan(
     *,
     prune: bool | None,
     project: applications.Project | None,
-) -> plans.Plan:
+) -> tuple[plans.Plan, Mapping[resources.ResourceKey, Mapping[str, Any] | None]]:
+    """The Plan, and the live objects it was made from."""
     target = runtime.target(app.spec.destination.target)
     prepared = await prepare(runtime, app, desired, project=project)
     # A generated hook (metadata.generateName) has no live object to read.
@@ -200,7 +202,7 @@ async def _plan(
     predicted, unchanged = await _dry_run_existing(
         target, prepared, live, options, runtime.concurrency
     )
-    return planning.build(
+    built = planning.build(
         app.name,
         desired.revision.sha,
         prepared,
@@ -210,6 +212,7 @@ async def _plan(
         predicted=predicted,
         unchanged=unchanged,
     )
+    return built, live
 
 
 async def prepare(
@@ -287,7 +290,8 @@ async def sync(
         project = await _decided(runtime, app, project)
         desired = await desired_state(runtime, app, revision=revision, project=project)
         revision_info = desired.revision
-        the_plan = await plan(runtime, app, desired, prune=prune, project=project)
+        with runtime.metrics.stage(metrics.Stage.PLAN):
+            the_plan, live = await _plan(runtime, app, desired, prune=prune, project=project)
     except errors.GitwardError as exc:
         return failed_report(
             app, revision_info, exc, trigger=trigger, started=started, dry_run=dry_run, clock=clock
@@ -304,6 +308,7 @@ async def sync(
         wait=wait,
         health_timeout=health_timeout,
         report_health=report_health,
+        live=live,
         clock=clock,
     )
 
@@ -349,11 +354,13 @@ async def apply_plan(
     health_timeout: float | None = None,
     on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None,
     report_health: bool = False,
+    live: Mapping[resources.ResourceKey, Mapping[str, Any] | None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
     """Carry out a Plan already computed (the agent plans once, then decides).
-    ``report_health``: read every object's health once at the end (one-shot
-    syncs print it) when the sync did not wait for it."""
+    ``report_health``: assess every object's health once at the end (one-shot
+    syncs print it) when the sync did not wait for it; from ``live`` (the
+    objects the plan was made from) for those the sync did not write."""
     started = started or clock()
     policy = app.spec.sync_policy
     options = syncing.SyncOptions(
@@ -369,6 +376,7 @@ async def apply_plan(
         destination_namespace=app.spec.destination.namespace,
         app=app.name,
         assess_after=report_health,
+        live={key: obj for key, obj in (live or {}).items() if obj is not None},
     )
     target = runtime.target(app.spec.destination.target)
     with runtime.metrics.stage(metrics.Stage.APPLY):

@@ -65,6 +65,9 @@ class SyncOptions:
     # a one-shot sync can say what is still Progressing (an Ingress without a
     # controller) instead of staying silent about it.
     assess_after: bool = False
+    # The objects as the plan read them: ``assess_after`` assesses those the
+    # sync did not write from these instead of reading them again.
+    live: Mapping[resources.ResourceKey, Mapping[str, Any]] = field(default_factory=dict)
     # Called with each object as the target returned it after an apply, as it
     # happens (the agent recognises the watch events of its own writes).
     on_write: Callable[[resources.ResourceKey, Mapping[str, Any]], None] | None = None
@@ -410,8 +413,12 @@ class _Run:
             and c.action is not plans.Action.SKIP
             and c.key not in self.outcome.health
         ]
+        # What the applies returned, and the plan's reads of what they left
+        # alone, are as current as a read would be, unless hooks ran after them.
+        hooks = any(c.hook for c in self.plan.changes)
+        known = {} if hooks else {**self.options.live, **self.outcome.written}
         if keys:
-            self.outcome.health.update(await waiting.assess(self.target, keys))
+            self.outcome.health.update(await waiting.assess(self.target, keys, known=known))
 
     async def _wait(self, keys: Sequence[resources.ResourceKey], what: str) -> None:
         if not keys:
