@@ -115,7 +115,9 @@ async def _record_outcome(
         state.synced_this_run = op.revision.sha
         state.sync = status.SyncStatus.SYNCED
         state.set_condition(states.RECONCILED, True, "Succeeded", op.message, now)
-        await ctx.event(state.name, "Normal", "SyncSucceeded", op.message, op.revision.sha)
+        await ctx.event(
+            state.name, "Normal", transitions.SYNC_SUCCEEDED, op.message, op.revision.sha
+        )
         return
     state.failures += 1
     state.failed_revision = op.revision.sha

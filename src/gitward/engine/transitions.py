@@ -22,6 +22,7 @@ DEPLOYED = "Deployed"
 DEGRADED = "HealthDegraded"
 RECOVERED = "HealthRecovered"
 SYNC_STARTED = "SyncStarted"
+SYNC_SUCCEEDED = "SyncSucceeded"
 SYNC_FAILED = "SyncFailed"
 
 

@@ -276,6 +276,49 @@ def test_commit_status_providers_get_only_status_events() -> None:
     assert routed("DriftDetected") == []
 
 
+def test_a_commit_status_alert_for_sync_succeeded_sets_success_once_healthy() -> None:
+    """The issue's own alert, `[SyncStarted, SyncSucceeded, SyncFailed,
+    HealthDegraded]`: the status goes pending -> success, the success sent when
+    the Application is Synced and Healthy (Deployed), never left pending."""
+    config_ = config.NotificationSettings.model_validate(
+        {
+            "providers": {
+                "prs": {"type": "github", "tokenEnv": "T"},
+                "hook": {"type": "webhook", "url": "https://hooks.example.com/x"},
+            },
+            "alerts": [
+                {
+                    "provider": "prs",
+                    "events": ["SyncStarted", "SyncSucceeded", "SyncFailed", "HealthDegraded"],
+                    "applications": ["web-*"],
+                },
+                {"provider": "hook", "events": ["SyncSucceeded"]},
+            ],
+        }
+    )
+    now = datetime.now(UTC)
+
+    def routed(reason: str, app: str = "web-shop") -> list[tuple[str, str | None]]:
+        record = store_base.EventRecord(
+            app=app,
+            time=now,
+            type=store_base.EventType.NORMAL,
+            reason=reason,
+            message="",
+            revision="b" * 40,
+            id=1,
+        )
+        found = routing.deliveries(
+            record, {"name": app}, config_.named_alerts(), config_.providers, now
+        )
+        return [(d.provider, d.payload["status"]) for d in found]  # type: ignore[misc]
+
+    assert routed("SyncStarted") == [("prs", "pending")]
+    assert routed("SyncSucceeded") == [("hook", None)]  # no status: the apply alone is not it
+    assert routed("Deployed") == [("prs", "success")]  # a webhook alert is not widened
+    assert routed("Deployed", app="db") == []  # the alert's other selectors still hold
+
+
 def test_configuration_errors_name_what_is_wrong() -> None:
     with pytest.raises(ValueError, match="names provider 'nope'"):
         config.NotificationSettings.model_validate({"alerts": [{"provider": "nope"}]})

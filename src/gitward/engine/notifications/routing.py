@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from gitward.config import notifications as config
+from gitward.engine import transitions
 from gitward.engine.notifications import messages
 from gitward.store import base as store_base
 
@@ -45,6 +46,25 @@ def dedup_key(alert: str, provider: str, document: Mapping[str, Any]) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
+def _selects(
+    alert: config.AlertSpec,
+    provider: config.ProviderSettings,
+    event: store_base.EventRecord,
+    project: str,
+    labels: Mapping[str, str],
+) -> bool:
+    if alert.matches(event.reason, event.app, project, labels):
+        return True
+    # A commit status turns success when the Application is Synced and Healthy
+    # (Deployed), not when the apply ends: an alert asking a forge for
+    # SyncSucceeded (as people write it) means that moment.
+    return (
+        provider.commit_status
+        and event.reason == transitions.DEPLOYED
+        and alert.matches(transitions.SYNC_SUCCEEDED, event.app, project, labels)
+    )
+
+
 def deliveries(
     event: store_base.EventRecord,
     application: Mapping[str, Any],
@@ -68,7 +88,7 @@ def deliveries(
         provider = providers.get(alert.provider)
         if provider is None:
             continue
-        if not alert.matches(event.reason, event.app, str(application.get("project", "")), labels):
+        if not _selects(alert, provider, event, str(application.get("project", "")), labels):
             continue
         if provider.commit_status and (document["status"] is None or not event.revision):
             continue
