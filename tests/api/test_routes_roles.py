@@ -76,6 +76,7 @@ MATRIX: list[tuple[str, str, Any, str, tuple[int, ...]]] = [
     ("GET", "/api/v1/delivery", None, "/api/v1/delivery", (401, 401, 200, 200, 200, 200)),
     ("GET", "/api/v1/targets", None, "/api/v1/targets", (401, 401, 200, 200, 200, 200)),
     ("GET", "/api/v1/appsets", None, "/api/v1/appsets", (401, 401, 200, 200, 200, 200)),
+    ("GET", "/api/v1/replicas", None, "/api/v1/replicas", (401, 401, 200, 200, 200, 200)),
     # No set is declared here: unknown answers 404 to every caller (tests/api/test_fleet_routes.py
     # covers sets of other Projects and the admin role).
     ("GET", "/api/v1/appsets/nope", None, "/api/v1/appsets/{name}", (401, 401, 404, 404, 404, 404)),

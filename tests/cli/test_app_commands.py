@@ -93,6 +93,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
         "GIT_COMMITTER_EMAIL": "ada@example.com",
         "XDG_CACHE_HOME": str(root / "cache"),
         "GITWARD_LOG_FORMAT": "json",
+        # The agent process runs the code under test (a worktree's src too).
+        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
     }
     git = Git(root, env)
     git.commit(
@@ -398,3 +400,15 @@ def test_token_commands(agent: Agent) -> None:
     assert deleted.returncode == 0
     # Revocation takes effect at once: the store is read on every request.
     assert agent.run("app", "get", "billing", token=secret_token).exit_code == 4
+
+
+def test_replicas_of_a_single_replica(agent: Agent) -> None:
+    shown = agent.run("replicas", token=agent.team_reader)
+    assert shown.exit_code == 0, shown.stderr
+    assert "a single replica (replicas.coordinator: none) owns all 3 Applications" in shown.stdout
+    data = json.loads(agent.run("replicas", "-o", "json", token=agent.admin).stdout)
+    assert data["enabled"] is False and data["members"] == [] and data["applications"] == 3
+    refused = agent.run("replicas", token="")
+    assert refused.exit_code == 4 and "unauthorized" in refused.stderr
+    wrong = agent.run("replicas", "-o", "xml", token=agent.admin)
+    assert wrong.exit_code == 2 and "--output must be text, json or yaml" in wrong.stderr

@@ -319,3 +319,13 @@ async def test_without_javascript_the_unknown_action_page_is_404(stack: Stack) -
         assert (await admin.get(f"/apps/{APP}/confirm/explode")).status_code == 404
         page = await admin.get(f"/apps/{APP}/confirm/rollback")
         assert 'name="mode" value="revert"' in page.text
+
+
+async def test_the_replicas_page_of_a_single_replica(stack: Stack) -> None:
+    async with stack.client("reader") as client:
+        page = await client.get("/replicas")
+    assert page.status_code == 200, page.text
+    assert "A single replica (<code>replicas.coordinator: none</code>) owns all" in page.text
+    assert 'href="/replicas" aria-current="page"' in page.text
+    async with stack.client() as anonymous:
+        assert (await anonymous.get("/replicas")).status_code in (302, 303, 307)

@@ -3,7 +3,9 @@
 Each needs the ``admin`` role on the Application's Project. A sync runs to
 the end of its apply even if the client disconnects (``Context.detached``),
 and answers with its operation record and the Plan it carried out (masked);
-a failed sync is a result (``phase: Failed``), not an HTTP error.
+a failed sync is a result (``phase: Failed``), not an HTTP error. With
+replicas, an action on an Application another replica owns is carried out
+by that replica (``api.forwarding``).
 
 :func:`sync_selected` syncs only some resources of the Plan (Argo CD's
 selective sync); the agent's own ``sync_now`` has no resource filter, so it
@@ -21,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gitward import errors
-from gitward.api import context, problems, views
+from gitward.api import context, forwarding, problems, views
 from gitward.engine import loop, projecting, reconciling, reports
 from gitward.model import operations, plans, resources
 
@@ -30,12 +32,16 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
     async def refresh(request: Request) -> Response:
         principal = await ctx.principal(request)
         state = ctx.application(principal, request.path_params["name"], action="refresh")
+        if (owner := await forwarding.to_owner(ctx.agent, request, state.name)) is not None:
+            return owner
         ctx.agent.refresh(state.name, f"refresh requested by {principal.describe()}")
         return JSONResponse({"app": state.name, "queued": True}, status_code=202)
 
     async def sync(request: Request) -> Response:
         principal = await ctx.principal(request)
         state = ctx.application(principal, request.path_params["name"], action="sync")
+        if (owner := await forwarding.to_owner(ctx.agent, request, state.name)) is not None:
+            return owner
         body = await context.json_body(request)
         prune = _optional_bool(body, "prune")
         dry_run = bool(_optional_bool(body, "dryRun"))
@@ -74,6 +80,8 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
     async def rollback(request: Request) -> Response:
         principal = await ctx.principal(request)
         state = ctx.application(principal, request.path_params["name"], action="roll back")
+        if (owner := await forwarding.to_owner(ctx.agent, request, state.name)) is not None:
+            return owner
         body = await context.json_body(request)
         to = _string(body, "to") or None
         commit = _string(body, "commit") or None
@@ -96,6 +104,8 @@ def routes(ctx: context.Context) -> list[BaseRoute]:
         async def handler(request: Request) -> Response:
             principal = await ctx.principal(request)
             state = ctx.application(principal, request.path_params["name"], action=verb)
+            if (owner := await forwarding.to_owner(ctx.agent, request, state.name)) is not None:
+                return owner
             await ctx.agent.suspend(state.name, suspended)
             return JSONResponse(views.application(state))
 

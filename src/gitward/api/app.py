@@ -24,11 +24,13 @@ from gitward.api import (
     delivery,
     events,
     fleet,
+    forwarding,
     headers,
     metrics,
     notifications,
     openapi,
     operations,
+    replicas,
     streaming,
 )
 from gitward.config import settings as config_settings
@@ -73,6 +75,8 @@ def create(
             received = await webhooks.receive(agent, settings, request.headers, request.receive)
         except webhooks.Rejected as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        # Replicas: every other replica queues the Applications it owns.
+        forwarding.fan_out(agent, request.headers, received.body)
         return JSONResponse({"event": received.event, "queued": list(received.queued)})
 
     own: list[BaseRoute] = [
@@ -89,6 +93,7 @@ def create(
         *metrics.routes(ctx),
         *delivery.routes(ctx),
         *notifications.routes(ctx),
+        *replicas.routes(ctx),
     ]
     server = Starlette(
         routes=[*own, *extra_routes], middleware=[Middleware(headers.SecurityHeaders)]

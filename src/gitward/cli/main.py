@@ -117,6 +117,12 @@ COMMANDS = (
         logs=False,
     ),
     Lazy(
+        "replicas",
+        "gitward.cli.replica_commands:replicas",
+        "Replicas of a running agent: members, leases, Applications each owns, recent handoffs.",
+        logs=False,
+    ),
+    Lazy(
         "token",
         "gitward.cli.token_commands:app",
         "API tokens (stored hashed in the agent's store).",

@@ -28,7 +28,8 @@ import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -160,6 +161,10 @@ class Replicas:
         """``target`` with every write fenced by this replica's lease and shard."""
         return fencing.fenced(target, self.membership.check, self.membership.attribution)
 
+    @property
+    def identity(self) -> str:
+        return self.membership.identity
+
     def owner(self, app: str) -> tuple[str, str]:
         """The member owning ``app`` now and the URL it serves its API at
         (``('', '')`` when none does in this replica's view)."""
@@ -222,3 +227,71 @@ class Replicas:
     def _export(self) -> None:
         snapshot = self.membership.snapshot()
         self.metrics.shards({m.member.identity: m.owned for m in snapshot.members})
+
+
+HANDOFFS_SHOWN = 50
+
+
+def describe(found: Replicas | None, applications: int) -> dict[str, Any]:
+    """What ``GET /api/v1/replicas``, ``gitward replicas`` and the UI show: the
+    members, their leases, how many Applications each owns, recent handoffs."""
+    if found is None:
+        return {
+            "enabled": False,
+            "coordinator": "none",
+            "identity": "",
+            "fence": "",
+            "view": 0,
+            "applications": applications,
+            "unowned": 0,
+            "settling": 0,
+            "renewFailures": 0,
+            "timings": None,
+            "members": [],
+            "handoffs": [],
+        }
+    snapshot = found.membership.snapshot()
+    held = found.membership.timings
+    lease = timedelta(seconds=held.lease_duration)
+    return {
+        "enabled": True,
+        "coordinator": snapshot.coordinator,
+        "identity": snapshot.identity,
+        "fence": snapshot.fence,
+        "view": snapshot.view,
+        "applications": snapshot.applications,
+        "unowned": snapshot.unowned,
+        "settling": snapshot.settling,
+        "renewFailures": snapshot.renew_failures,
+        "timings": {
+            "leaseDuration": held.lease_duration,
+            "renewDeadline": held.renew_deadline,
+            "retryPeriod": held.retry_period,
+        },
+        "members": [
+            {
+                "identity": row.member.identity,
+                "address": row.member.address,
+                "lease": row.member.lease,
+                "fence": str(row.member.fence),
+                "acquiredAt": row.member.acquired_at.isoformat(),
+                "renewedAt": row.member.renewed_at.isoformat(),
+                # By the clock of whoever stamped the renewal (the holder for
+                # Kubernetes Leases, the database for PostgreSQL).
+                "expiresAt": (row.member.renewed_at + lease).isoformat(),
+                "owned": row.owned,
+                "me": row.me,
+            }
+            for row in snapshot.members
+        ],
+        "handoffs": [
+            {
+                "at": handoff.at.isoformat(),
+                "app": handoff.app,
+                "from": handoff.previous,
+                "to": handoff.owner,
+                "reason": handoff.reason,
+            }
+            for handoff in snapshot.handoffs[:HANDOFFS_SHOWN]
+        ],
+    }

@@ -30,6 +30,8 @@ class Received:
 
     event: str
     queued: tuple[str, ...] = ()
+    # The verified body: replicas pass it on to the others (api.forwarding).
+    body: bytes = b""
 
 
 def _secret(entry: config_settings.WebhookSettings) -> str | None:
@@ -78,4 +80,4 @@ async def receive(
         kinds.append(type(event).__name__.removesuffix("Event").lower())
         if isinstance(event, webhooks.PushEvent) and not event.deleted:
             queued.extend(q for q in await agent.push(event) if q not in queued)
-    return Received(",".join(kinds) or "none", tuple(queued))
+    return Received(",".join(kinds) or "none", tuple(queued), body)

@@ -35,7 +35,7 @@ from gitward.config import settings as config_settings
 from gitward.engine import loop, projecting, reconciling, rollbacks, states
 from gitward.model import operations, status
 from gitward.store import base as store_base
-from gitward.web import diffs, fleet, reports, sessions, streaming, trees
+from gitward.web import diffs, fleet, replicas, reports, sessions, streaming, trees
 
 _log = structlog.get_logger(__name__)
 
@@ -171,6 +171,7 @@ class Ui:
             Route(STREAM_PATH, self.stream, name="ui-stream"),
             *reports.Reports(self).routes(),
             *fleet.Fleet(self).routes(),
+            *replicas.Replicas(self).routes(),
             Mount(
                 STATIC_PATH,
                 app=StaticFiles(packages=[("gitward.web", "static")]),

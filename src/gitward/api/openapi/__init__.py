@@ -42,6 +42,11 @@ def document(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                     ("Unauthorized", "No valid token."),
                     ("Forbidden", "The token's role or Projects do not allow this."),
                     ("NotFound", "No such Application or operation."),
+                    (
+                        "Unavailable",
+                        "Try again: a target or store did not answer, or (replicas) the "
+                        "replica owning the Application cannot be reached or it is changing owner.",
+                    ),
                 )
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -62,7 +62,13 @@ def _action(
         "description": "Needs the admin role on the Application's Project.",
         "security": [{"bearer": []}],
         "parameters": [_NAME],
-        "responses": {status: response, **_ERRORS, **(extra or {})},
+        "responses": {
+            status: response,
+            **_ERRORS,
+            # Replicas: the owner of the Application cannot take it now (retry).
+            "503": {"$ref": "#/components/responses/Unavailable"},
+            **(extra or {}),
+        },
     }
     if body is not None:
         operation["requestBody"] = {

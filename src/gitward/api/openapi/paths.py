@@ -164,6 +164,10 @@ def paths() -> dict[str, Any]:
             "Every target: labels, whether it answers, API version, last error, since when.",
             _json(_items("Target")),
         ),
+        "/api/v1/replicas": _read(
+            "The replicas sharing the work: members, leases, Applications each owns, handoffs.",
+            _json(_ref("Replicas")),
+        ),
         "/api/v1/appsets": _read(
             "ApplicationSets of the Projects the caller may read, with their rollouts.",
             _json(_items("Rollout")),

@@ -364,4 +364,58 @@ SCHEMAS: dict[str, Any] = {
             "pushedSha": {"type": "string"},
         },
     },
+    "Replicas": {
+        "type": "object",
+        "description": "enabled false: a single replica owns every Application.",
+        "required": ["enabled", "coordinator", "applications", "members", "handoffs"],
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "coordinator": {"type": "string", "description": "Where the leases are."},
+            "identity": {"type": "string", "description": "The replica that answered."},
+            "fence": {"type": "string", "description": "Its fencing token ('' when none)."},
+            "view": {"type": "integer", "description": "Member set changes it has seen."},
+            "applications": {"type": "integer"},
+            "unowned": {"type": "integer"},
+            "settling": {"type": "integer"},
+            "renewFailures": {"type": "integer"},
+            "timings": {
+                "type": ["object", "null"],
+                "properties": {
+                    "leaseDuration": {"type": "number"},
+                    "renewDeadline": {"type": "number"},
+                    "retryPeriod": {"type": "number"},
+                },
+            },
+            "members": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "identity": {"type": "string"},
+                        "address": {"type": "string"},
+                        "lease": {"type": "string"},
+                        "fence": {"type": "string"},
+                        "acquiredAt": {"type": "string", "format": "date-time"},
+                        "renewedAt": {"type": "string", "format": "date-time"},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                        "owned": {"type": "integer"},
+                        "me": {"type": "boolean"},
+                    },
+                },
+            },
+            "handoffs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "app": {"type": "string"},
+                        "from": {"type": "string"},
+                        "to": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
 }
