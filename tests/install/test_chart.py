@@ -135,6 +135,23 @@ def test_rbac_modes() -> None:
     assert config["clusterObjects"]["namespaces"] == ["gitward-system", "web", "db"]
 
 
+def test_replicas_coordinate_through_leases_on_a_shared_store() -> None:
+    with pytest.raises(errors.ConfigError, match=r"replicas: 3 needs config.store"):
+        manifests.render({"replicas": 3})
+    store = "postgresql://gitward@postgres.gitward-system/gitward"
+    kinds = _by_kind(manifests.render({"replicas": 3, "config": {"store": store}}))
+    assert kinds["Deployment"][0]["spec"]["replicas"] == 3
+    config = yaml.safe_load(kinds["ConfigMap"][0]["data"]["gitward.yaml"])
+    assert config["replicas"] == {"coordinator": "kubernetes"} and config["store"] == store
+    container = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    # One replica: no coordinator (the configuration may still set one).
+    single = yaml.safe_load(_by_kind(manifests.render())["ConfigMap"][0]["data"]["gitward.yaml"])
+    assert "replicas" not in single
+
+
 def test_a_wrong_value_names_it() -> None:
     with pytest.raises(errors.ConfigError, match=r"rbac\.scope"):
         manifests.render({"rbac": {"scope": "everything"}})

@@ -10,10 +10,12 @@ an event, and a failure schedules a retry with the Application's backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gitward import errors
 from gitward.engine import context, decisions, reconciling, states, transitions
 from gitward.model import operations, plans, resources, status
 
@@ -91,7 +93,10 @@ async def sync_recorded(
             reason="Superseded",
             fence=running.fence,
         )
-        await asyncio.shield(ctx.store.finish_operation(op_id, cancelled))
+        # Recorded by whoever stopped it (another replica's recovery) or not: the
+        # cancellation goes on either way.
+        with contextlib.suppress(errors.GitwardError):
+            await asyncio.shield(ctx.store.finish_operation(op_id, cancelled))
         raise
     if running.fence:
         report = dataclasses.replace(

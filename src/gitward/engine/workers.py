@@ -103,6 +103,11 @@ class Workers:
             finally:
                 ctx.running.pop(item.app, None)
                 ctx.queue.done(item.app)
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # Cancelled while the reconcile it awaited ended with an error of
+                # its own: that error replaced the CancelledError; stop anyway.
+                raise asyncio.CancelledError
 
     async def _owned(self, app: str) -> bool:
         ctx = self._ctx

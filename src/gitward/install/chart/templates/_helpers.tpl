@@ -37,5 +37,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "cacheDir" "/var/cache/gitward"
   "listen" (printf "0.0.0.0:%v" .Values.service.port)
 -}}
-{{- toYaml (mergeOverwrite $base (deepCopy .Values.config)) -}}
+{{- if gt (int .Values.replicas) 1 -}}
+{{- $_ := set $base "replicas" (dict "coordinator" "kubernetes") -}}
+{{- end -}}
+{{- $config := mergeOverwrite $base (deepCopy .Values.config) -}}
+{{- if and (gt (int .Values.replicas) 1) (not (hasPrefix "postgres" (toString $config.store))) -}}
+{{- fail (printf "replicas: %v needs config.store: a postgresql:// URL the replicas share (SQLite runs one replica); see docs/operations.md" .Values.replicas) -}}
+{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
