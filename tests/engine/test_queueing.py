@@ -65,3 +65,36 @@ async def test_close_releases_waiting_workers_and_forget_drops() -> None:
     await asyncio.sleep(0.05)
     queue.close()
     assert await asyncio.wait_for(waiter, 1) is None
+
+
+async def test_apps_not_admitted_stay_queued_in_order_while_others_are_handed_out() -> None:
+    queue = queueing.WorkQueue()
+    for name in ("a1", "b1", "a2", "b2"):
+        queue.add(name, "declared")
+    busy = {"a"}  # target a has no worker to spare
+
+    def admit(app: str) -> bool:
+        return app[0] not in busy
+
+    taken = [await queue.get(admit), await queue.get(admit)]
+    assert [item.app for item in taken if item is not None] == ["b1", "b2"]
+    assert len(queue) == 2  # a1 and a2 still queued, neither deferred
+
+    waiting = asyncio.create_task(queue.get(admit))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # nothing admitted: it waits
+    busy.clear()
+    queue.done("b1")  # a worker finished: the queue is looked at again
+    first = await asyncio.wait_for(waiting, 1)
+    second = await queue.get(admit)
+    assert first is not None and second is not None
+    assert (first.app, first.reasons, second.app) == ("a1", ["declared"], "a2")
+    assert len(queue) == 0
+
+
+async def test_a_not_admitted_app_due_later_is_waited_for() -> None:
+    queue = queueing.WorkQueue()
+    queue.add("a", "declared")
+    queue.add("b", "retry", delay=0.2)
+    got = await asyncio.wait_for(queue.get(lambda app: app != "a"), 2)
+    assert got is not None and got.app == "b"

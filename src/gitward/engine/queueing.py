@@ -82,8 +82,12 @@ class WorkQueue:
         self._dirty.pop(app, None)
         self._reasons.pop(app, None)
 
-    async def get(self) -> Item | None:
-        """The next due Application, waiting as long as needed; None once closed."""
+    async def get(self, admit: Callable[[str], bool] | None = None) -> Item | None:
+        """The next due Application, waiting as long as needed; None once closed.
+
+        ``admit(app)`` False leaves ``app`` queued where it is (its target has
+        no worker to spare): the next due one that is admitted is handed out
+        instead, and the queue is looked at again when a worker is done."""
         while True:
             if self._closed:
                 return None
@@ -92,14 +96,39 @@ class WorkQueue:
             if self._heap:
                 due, _, app = self._heap[0]
                 wait = due - self._clock()
-                if wait <= 0:
+                if wait <= 0 and (admit is None or admit(app)):
                     heapq.heappop(self._heap)
-                    del self._due[app]
-                    self._processing.add(app)
-                    return Item(app, self._reasons.pop(app, []))
+                    return self._hand_out(app)
+                if wait <= 0 and admit is not None:
+                    chosen, wait = self._first_admitted(admit)
+                    if chosen is not None:
+                        return self._hand_out(chosen)
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+
+    def _hand_out(self, app: str) -> Item:
+        del self._due[app]  # a heap entry left behind is dropped as stale
+        self._processing.add(app)
+        return Item(app, self._reasons.pop(app, []))
+
+    def _first_admitted(self, admit: Callable[[str], bool]) -> tuple[str | None, float | None]:
+        """The earliest due Application ``admit`` accepts; else None and how long
+        until the earliest one not yet due (None: until something changes)."""
+        now = self._clock()
+        best: tuple[float, int, str] | None = None
+        later: float | None = None
+        for entry in self._heap:
+            due, _, app = entry
+            if self._due.get(app) != due:
+                continue  # stale
+            if due > now:
+                later = due if later is None else min(later, due)
+            elif (best is None or entry < best) and admit(app):
+                best = entry
+        if best is not None:
+            return best[2], None
+        return None, None if later is None else later - now
 
     def done(self, app: str) -> None:
         """The worker finished ``app``; re-queue it if triggered meanwhile."""
