@@ -3,8 +3,11 @@ verb and the object with its labels; reads and dry runs are not recorded."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
+from gitward.testing.kubeapi import auditing
 from tests.fixtures import kubectl
 
 CONFIGMAP = """\
@@ -29,3 +32,14 @@ def test_writes_are_recorded_with_client_and_object(cluster: Any) -> None:
     assert all(w.user_agent.startswith("kubectl") for w in writes)
     assert all(w.labels == {"team": "a"} for w in writes)
     assert writes[0].started <= writes[0].finished <= writes[1].started
+
+
+def test_writes_are_appended_to_a_file_for_another_process(tmp_path: Path) -> None:
+    log = tmp_path / "writes.jsonl"
+    writes = auditing.WriteLog()
+    writes.record_to(log)
+    one = auditing.Write(1.0, 2.0, "gitward/1 (replica r1)", "patch", "", "ConfigMap", "n", "x")
+    writes.add(one)
+    writes.add(dataclasses.replace(one, name="y", labels={"a": "b"}))
+    assert auditing.read_log(log) == writes.records()
+    assert auditing.read_log(tmp_path / "absent.jsonl") == []

@@ -50,6 +50,12 @@ def kube_api(
         float,
         typer.Option(help="Seconds before a failing Deployment reports ProgressDeadlineExceeded."),
     ] = 2.0,
+    write_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every write (User-Agent, object, times) to FILE as JSON lines."
+        ),
+    ] = None,
 ) -> None:
     """Run an in-memory Kubernetes API server for kubectl, lightkube and gitward.
 
@@ -69,6 +75,8 @@ def kube_api(
             workload_delay=workload_delay,
             progress_deadline=progress_deadline,
         )
+        if write_log is not None:
+            server.writes.record_to(write_log)
         await server.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -6,7 +6,10 @@ and its labels, and the wall-clock times the request arrived and was
 answered. Clients tell themselves apart by their user agent (gitward replicas
 set ``gitward/<version> (replica <identity>; fence <token>)``), so a test can
 prove that no object was written by two replicas in overlapping time.
-Read it in process: ``server.writes.records()``.
+Read it in process: ``server.writes.records()``; from another process, have it
+appended to a file as JSON lines (:meth:`WriteLog.record_to`, or
+``gitward testing kube-api --write-log FILE``) and read them back with
+:func:`read_log`.
 
 Beside it, :class:`RequestCounts` counts every request by verb (``get``,
 ``list``, ``watch``, ``patch``, ... with ``dry-run`` ones apart, and
@@ -17,9 +20,12 @@ how many round trips a client needed: ``server.requests.snapshot()``.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +48,19 @@ class WriteLog:
         self.limit = limit
         self._records: list[Write] = []
         self._lock = threading.Lock()
+        self._path: Path | None = None
+
+    def record_to(self, path: Path) -> None:
+        """Also append every write to ``path``, one JSON object a line (each
+        written and closed before the answer is sent)."""
+        with self._lock:
+            self._path = path
 
     def add(self, write: Write) -> None:
         with self._lock:
+            if self._path is not None:
+                with self._path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(dataclasses.asdict(write), sort_keys=True) + "\n")
             self._records.append(write)
             if len(self._records) > self.limit:
                 del self._records[: len(self._records) - self.limit]
@@ -56,6 +72,14 @@ class WriteLog:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+
+
+def read_log(path: Path) -> list[Write]:
+    """The writes :meth:`WriteLog.record_to` appended to ``path``."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Write(**json.loads(line)) for line in lines if line.endswith("}")]
 
 
 class RequestCounts:
