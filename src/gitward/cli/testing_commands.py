@@ -52,9 +52,7 @@ def kube_api(
     ] = 2.0,
     write_log: Annotated[
         Path | None,
-        typer.Option(
-            help="Append every write (User-Agent, object, times) to FILE as JSON lines."
-        ),
+        typer.Option(help="Append every write (User-Agent, object, times) to FILE as JSON lines."),
     ] = None,
 ) -> None:
     """Run an in-memory Kubernetes API server for kubectl, lightkube and gitward.
