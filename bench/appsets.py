@@ -146,9 +146,11 @@ def main() -> None:
         f"ApplicationSet: {TARGETS} targets x {DIRECTORIES} directories = "
         f"{TARGETS * DIRECTORIES} Applications; {RUNS} runs; load {load[0]:.2f}"
     )
+    walls = [wall for wall, _ in processes]
+    cpus = [cpu for _, cpu in processes]
     print(
-        f"  gitward appset generate (whole process): median {statistics.median(processes):.3f} s, "
-        f"min {min(processes):.3f} s   (target: under 1 s)"
+        f"  gitward appset generate (whole process): median {statistics.median(walls):.3f} s, "
+        f"min {min(walls):.3f} s, CPU median {statistics.median(cpus):.3f} s   (target: under 1 s)"
     )
     print(
         f"  in-process: read root {statistics.median(s[0] for s in stages) * 1000:.1f} ms, "
