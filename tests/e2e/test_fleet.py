@@ -198,6 +198,18 @@ def test_rolling_sync_stops_at_a_failing_staging_and_continues_when_fixed(
             60,
         )
         assert status["broken"] == ["web-stage-1"]
+        # Said on the failed Application, so alerts routed by Application see it.
+        failed = eventually(
+            lambda: [
+                e
+                for e in httpx.get(
+                    f"{agent.url}/api/v1/applications/web-stage-1/events", timeout=5
+                ).json()["items"]
+                if e["reason"] == "RolloutFailed"
+            ],
+            "RolloutFailed event",
+        )
+        assert "rollout stopped at step 1: web-stage-1 failed" in failed[0]["message"]
         # Production sees the new commit and is held back, not applied.
         for name in ("web-eu-1", "web-us-1"):
             held = eventually(
