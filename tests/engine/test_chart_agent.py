@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from gitward.api import views
 from gitward.config import settings as config_settings
 from gitward.engine import loop, runtimes
+from gitward.model import operations
 from gitward.source import webhooks
 from gitward.testing import stores
 from tests import chartrepos
@@ -90,6 +92,15 @@ async def test_agent_polls_for_new_chart_versions_in_the_range(
     repo.add(chartrepos.package(tmp_path, "ingress", "4.11.2", destination=tmp_path / "d2"))
     await eventually(lambda: live(cluster, "version") == "4.11.2", "newer version applied")
     assert agent.apps["ingress"].revision.startswith("ingress-4.11.2@sha256:")
+    # What the API (and the UI and CLI, which read it) show: the chart, its
+    # range, and the version synced as people read it.
+    shown = views.application(agent.apps["ingress"])
+    assert shown["source"]["chart"] == "ingress" and "ref" not in shown["source"]
+    await eventually(lambda: agent.apps["ingress"].synced_revision.startswith("ingress-4.11"), "")
+    shown = views.application(agent.apps["ingress"])
+    # The chart as chart-version, the values repository as a 12-digit commit.
+    chart, values = operations.short_revision(shown["sync"]["syncedRevision"]).split(",")
+    assert chart == "ingress-4.11.2" and len(values) == 12
     # A version outside the range is never taken.
     repo.add(chartrepos.package(tmp_path, "ingress", "5.0.0", destination=tmp_path / "d3"))
     await asyncio.sleep(1.5)
