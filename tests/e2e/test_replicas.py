@@ -8,6 +8,8 @@ by ``bench/ha.py``)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +57,45 @@ def test_replicas_survive_kill_pause_and_scaling(postgres: PostgresServer, tmp_p
     # Each replica wrote under its own name (the fence in the User-Agent).
     writers = {ha_scenario._replica_of(w) for w in scenario.writes()}
     assert {"r1", "r2", "r3"} <= writers
+
+
+def test_sqlite_runs_one_replica(tmp_path: Path) -> None:
+    env = ha_scenario.environment(tmp_path)
+    git = Git(tmp_path, env)
+    git.commit("nothing yet", {"apps/README": "no Application\n"})
+    config = tmp_path / "gitward.yaml"
+    config.write_text(
+        f'root: {{repoURL: "{git.url}", ref: main, path: apps}}\n'
+        f"store: sqlite:///{tmp_path / 'state.db'}\n"
+        f"cacheDir: {tmp_path / 'cache'}\n"
+        f"listen: 127.0.0.1:{ha_scenario._free_port()}\n"
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-m", "gitward", "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = tmp_path / "state.db.agent-lock"
+        ha_scenario.eventually(
+            lambda: lock.exists() and lock.read_text().strip() == str(first.pid), "the lock", 30
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "gitward", "serve", "--config", str(config),
+             "--listen", f"127.0.0.1:{ha_scenario._free_port()}"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert f"another gitward agent (pid {first.pid}) already uses this SQLite" in second.stderr
+        assert first.poll() is None  # the first one runs on
+    finally:
+        first.terminate()
+        first.wait(30)
+    config.write_text(config.read_text() + "replicas: {coordinator: postgresql}\n")
+    refused = subprocess.run(
+        [sys.executable, "-m", "gitward", "serve", "--config", str(config)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "replicas share a PostgreSQL store; SQLite runs a single replica" in refused.stderr
