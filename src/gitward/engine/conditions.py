@@ -7,7 +7,7 @@ health, drift and the events that go with them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -145,13 +145,16 @@ async def refresh_health(
     state: states.AppState,
     *,
     known: Mapping[resources.ResourceKey, Mapping[str, Any]] | None = None,
+    changed: Collection[resources.ResourceKey] | None = None,
 ) -> None:
     """Assess every managed object on the target; set health, the per-resource
     rows and the ``Ready`` condition; record what the change announces
     (``engine.transitions``: Deployed, HealthDegraded, HealthRecovered).
-    ``known``: objects as a sync just wrote them, assessed without a read."""
+    ``known``: objects as a sync just wrote them, assessed without a read.
+    ``changed``: only these objects' status moved (their watch events said
+    so); the others keep the health last assessed at the same revision."""
     before = state.health.status
-    await _assess_health(ctx, state, known)
+    await _assess_health(ctx, state, known, changed)
     for said in transitions.health(
         before,
         state.health,
@@ -169,6 +172,7 @@ async def _assess_health(
     ctx: context.Context,
     state: states.AppState,
     known: Mapping[resources.ResourceKey, Mapping[str, Any]] | None,
+    changed: Collection[resources.ResourceKey] | None = None,
 ) -> None:
     revision = state.synced_revision
     if not state.managed_keys:
@@ -179,7 +183,18 @@ async def _assess_health(
     target = ctx.runtime.target(state.app.spec.destination.target)
     try:
         with ctx.metrics.stage(metrics.Stage.HEALTH):
-            health = await waiting.assess(target, sorted(state.managed_keys), known=known)
+            previous = {row.key: row.health for row in state.resource_statuses}
+            if (
+                changed is not None
+                and state.health_revision == revision
+                and state.managed_keys <= previous.keys()
+            ):
+                fresh = await waiting.assess(
+                    target, sorted(state.managed_keys & set(changed)), known=known
+                )
+                health = {key: fresh.get(key, previous[key]) for key in state.managed_keys}
+            else:
+                health = await waiting.assess(target, sorted(state.managed_keys), known=known)
     except errors.GitwardError as exc:
         state.health = status.HealthResult(status.HealthStatus.UNKNOWN, str(exc))
         state.health_revision = revision

@@ -194,7 +194,7 @@ class Workers:
             await ctx.save(state)
             return
         if reasons and all(r.startswith(queueing.HEALTH_REASON) for r in reasons):
-            await conditions.refresh_health(ctx, state)
+            await conditions.refresh_health(ctx, state, changed=_status_moved(state, reasons))
             await ctx.save(state)
             return
         # Only a full reconcile resets the resync clock (health refreshes do not).
@@ -349,6 +349,18 @@ def _unchanged_inputs(
         and bool(state.input_digest)
         and desired.rendered.input_digest == state.input_digest
     )
+
+
+def _status_moved(
+    state: states.AppState, reasons: list[str]
+) -> frozenset[resources.ResourceKey] | None:
+    """The objects whose watch events queued a health refresh (each reason names
+    one); None when a reason names none (the healthTimeout timer): all are read."""
+    named = {f"{queueing.HEALTH_REASON} {key}": key for key in state.managed_keys}
+    keys = [named.get(reason) for reason in reasons]
+    if any(key is None for key in keys):
+        return None
+    return frozenset(key for key in keys if key is not None)
 
 
 def _trigger(reasons: list[str], drift: bool) -> str:
