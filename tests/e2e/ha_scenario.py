@@ -150,7 +150,7 @@ class Scenario:
             f'root: {{repoURL: "{self.git.url}", ref: main, path: apps}}\n'
             f"store: {self.store_url}\n"
             f"cacheDir: {self.root / ('cache-' + replica.name)}\n"
-            "pollInterval: 1s\nworkers: 4\n"
+            "pollInterval: 1s\nworkers: 2\n"
             f"listen: 127.0.0.1:{replica.port}\n"
             f"replicas: {{coordinator: kubernetes, identity: {replica.name}, target: test,"
             f" namespace: gitward, leaseDuration: {LEASE}s, renewDeadline: {RENEW}s,"
