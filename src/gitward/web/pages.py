@@ -2,10 +2,11 @@
 
 ``gitward.web.routes`` builds one :class:`Ui` per server and returns its
 routes; the API factory mounts them at ``/``. Pages read the agent's working
-memory (``Agent.apps``) and the store (history, events); actions call the same
-agent methods as the REST API and CLI (``sync_now``, ``refresh``,
-``suspend``, ``rollback``). Diffs come from the current Plan
-(``engine.reconciling``) through the masked views of ``engine.reports``.
+memory (``Agent.apps``) and the store (history, events); actions are carried
+out by ``web.acting`` with the same agent methods as the REST API and CLI.
+Diffs come from the current Plan (``web.planviews``) through the masked views
+of ``engine.reports``; the list's filters are ``web.filters``, the templates
+``web.templating``.
 
 Pages work without JavaScript (plain links, forms and a confirmation page per
 action); with it, htmx posts actions in place, opens confirmations in a
@@ -15,14 +16,10 @@ current without a reload.
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
-from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-import jinja2
 import structlog
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -32,20 +29,28 @@ from starlette.staticfiles import StaticFiles
 from gitward import errors
 from gitward.api import auth
 from gitward.config import settings as config_settings
-from gitward.engine import loop, projecting, reconciling, rollbacks, states
-from gitward.model import operations, status
-from gitward.store import base as store_base
-from gitward.web import diffs, fleet, replicas, reports, sessions, streaming, trees
+from gitward.engine import loop, states
+from gitward.web import (
+    acting,
+    fleet,
+    planviews,
+    replicas,
+    reports,
+    sessions,
+    streaming,
+    templating,
+    trees,
+)
+from gitward.web import filters as app_filters
 
 _log = structlog.get_logger(__name__)
 
-STATIC_PATH = "/ui/static"
+STATIC_PATH = templating.STATIC_PATH
 STREAM_PATH = "/ui/stream"
 HISTORY_LIMIT = 25
 EVENTS_LIMIT = 100
 # How long an action's request waits for the agent before answering "started":
 # long enough to report an error the agent raises at once (unknown commit).
-_ACTION_GRACE = 1.0
 
 # Everything the pages load comes from this server; nothing may be framed.
 _SECURITY_HEADERS = {
@@ -69,75 +74,6 @@ _APP_FRAGMENTS = (
 )
 
 ACTIONS = ("sync", "refresh", "suspend", "resume", "release", "rollback")
-_SYNC_FILTERS = tuple(s.value for s in status.SyncStatus)
-_HEALTH_FILTERS = tuple(h.value for h in status.HealthStatus)
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """The list page's filters, from its query string."""
-
-    text: str = ""
-    sync: str = ""
-    health: str = ""
-    project: str = ""
-
-    @classmethod
-    def of(cls, query: Mapping[str, str]) -> Filters:
-        sync = query.get("sync", "")
-        health = query.get("health", "")
-        return cls(
-            text=query.get("q", "").strip()[:200],
-            sync=sync if sync in _SYNC_FILTERS else "",
-            health=health if health in _HEALTH_FILTERS else "",
-            project=query.get("project", "").strip()[:100],
-        )
-
-    def keep(self, state: states.AppState) -> bool:
-        if self.text and self.text.lower() not in state.name.lower():
-            return False
-        if self.sync and state.sync.value != self.sync:
-            return False
-        if self.health and state.health.status.value != self.health:
-            return False
-        return not self.project or state.app.metadata.project == self.project
-
-    def query(self) -> dict[str, str]:
-        found = {"q": self.text, "sync": self.sync, "health": self.health, "project": self.project}
-        return {k: v for k, v in found.items() if v}
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackChoice:
-    """A revision the Application ran before, offered by the rollback dialog."""
-
-    sha: str
-    label: str
-
-
-def environment() -> jinja2.Environment:
-    """The templates of ``gitward/web/templates``: autoescaped, and strict, so a
-    missing variable is an error rather than an empty string on a page."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("gitward.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["short"] = lambda sha: operations.short_revision(str(sha or ""))
-    env.filters["when"] = _when
-    env.filters["iso"] = lambda t: t.isoformat() if isinstance(t, datetime) else ""
-    env.globals["static"] = lambda name: f"{STATIC_PATH}/{name}"
-    env.globals["SYNC_FILTERS"] = _SYNC_FILTERS
-    env.globals["HEALTH_FILTERS"] = _HEALTH_FILTERS
-    return env
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
 class Ui:
@@ -149,10 +85,9 @@ class Ui:
         self.sessions = sessions.Sessions(agent.store, settings)
         self.hub = streaming.Hub()
         agent.subscribe(self.hub.notify)
-        self.templates = environment()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._plans: dict[str, tuple[tuple[Any, ...], diffs.PlanView | str]] = {}
-        self._plan_locks: dict[str, asyncio.Lock] = {}
+        self.templates = templating.environment()
+        self.acting = acting.Acting(agent, history_limit=HISTORY_LIMIT)
+        self.plans = planviews.Plans(agent)
 
     @property
     def can_rollback(self) -> bool:
@@ -293,7 +228,7 @@ class Ui:
             if session.principal.can_read(state.app.metadata.project)
         ]
 
-    def _rows(self, session: sessions.Session, filters: Filters) -> str:
+    def _rows(self, session: sessions.Session, filters: app_filters.Filters) -> str:
         apps = [s for s in self._readable(session) if filters.keep(s)]
         return self.render("_app_rows.html", apps=apps, filters=filters)
 
@@ -301,10 +236,10 @@ class Ui:
         session = await self._session(request)
         if isinstance(session, Response):
             return session
-        filters = Filters.of(request.query_params)
+        filters = app_filters.Filters.of(request.query_params)
         readable = self._readable(session)
         apps = [s for s in readable if filters.keep(s)]
-        counts = _counts(readable)
+        counts = app_filters.counts(readable)
         projects = sorted({s.app.metadata.project for s in readable})
         stream_query = {"view": "list", **filters.query()}
         return self.page(
@@ -358,7 +293,7 @@ class Ui:
             "history": history,
             "events": list(reversed(events)),
             "tree": tree,
-            "rollback_choices": _rollback_choices(state, history),
+            "rollback_choices": acting.rollback_choices(state, history),
         }
 
     async def app_page(self, request: Request) -> Response:
@@ -385,43 +320,9 @@ class Ui:
         if isinstance(found, Response):
             return found
         session, state = found
-        plan = await self.current_plan(state)
+        plan = await self.plans.current(state)
         template = "_diff.html" if _is_htmx(request) else "diff.html"
         return self.page(request, session, template, state=state, plan=plan)
-
-    async def current_plan(self, state: states.AppState) -> diffs.PlanView | str:
-        """The current Plan of ``state``'s Application as views, or why there is none.
-
-        Computed on demand (a render and a dry-run per object) and kept until
-        the Application is reconciled again, so many open pages cost one plan.
-        """
-        fingerprint = (state.revision, state.reconciled_at, state.pinned_revision, state.app)
-        lock = self._plan_locks.setdefault(state.name, asyncio.Lock())
-        async with lock:
-            cached = self._plans.get(state.name)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            result: diffs.PlanView | str
-            try:
-                project = projecting.in_catalog(self.agent.catalog, state.app)
-                desired = await reconciling.desired_state(
-                    self.agent.runtime,
-                    state.app,
-                    revision=state.pinned_revision,
-                    max_age=self.agent.options.poll_interval,
-                    project=project,
-                )
-                plan = await reconciling.plan(
-                    self.agent.runtime, state.app, desired, project=project
-                )
-                result = diffs.views(plan)
-            except errors.GitwardError as exc:
-                result = f"{exc.reason}: {exc}"
-            self._plans[state.name] = (fingerprint, result)
-            for gone in [name for name in self._plans if name not in self.agent.apps]:
-                del self._plans[gone]
-                self._plan_locks.pop(gone, None)
-            return result
 
     # --- actions --------------------------------------------------------------------------
 
@@ -441,7 +342,7 @@ class Ui:
             state=state,
             action=action,
             may_act=session.principal.can_admin(state.app.metadata.project),
-            rollback_choices=_rollback_choices(state, history),
+            rollback_choices=acting.rollback_choices(state, history),
         )
 
     async def act(self, request: Request) -> Response:
@@ -473,7 +374,7 @@ class Ui:
         who = f"ui: {session.principal.name}"
         _log.info("ui action", app=state.name, action=action, token=session.principal.name)
         try:
-            message = await self._run(state, action, who, form)
+            message = await self.acting.run(state, action, who, form)
         except errors.GitwardError as exc:
             return self.error(request, session, 409, "Not done", str(exc))
         if _is_htmx(request):
@@ -481,76 +382,6 @@ class Ui:
         return _secured(
             RedirectResponse(_path(f"/apps/{urllib.parse.quote(state.name)}"), status_code=303)
         )
-
-    async def _run(
-        self, state: states.AppState, action: str, who: str, form: Mapping[str, Any]
-    ) -> str:
-        name = state.name
-        if action == "refresh":
-            self.agent.refresh(name, reason=f"refresh requested ({who})")
-            return f"Refresh of {name} queued."
-        if action in ("suspend", "resume"):
-            await self.agent.suspend(name, action == "suspend")
-            return f"{name} {'suspended' if action == 'suspend' else 'resumed'}."
-        if action == "release":
-            await self.agent.unpin(name)
-            return f"{name} released from its pin; automated sync as its policy says."
-        if action == "sync":
-            done = await self._background(
-                self.agent.sync_now(name, trigger=f"manual ({who})"), name
-            )
-            if isinstance(done, reconciling.SyncReport):
-                op = done.operation
-                return f"Sync of {name}: {op.phase.value}. {op.message}".strip()
-            return f"Sync of {name} started."
-        return await self._rollback(
-            state, str(form.get("mode") or "revert"), str(form.get("to") or "")
-        )
-
-    async def _rollback(self, state: states.AppState, mode: str, to: str) -> str:
-        """``revert`` pushes a commit reverting what broke the Application since
-        its last good revision; ``pin`` holds it at an earlier good revision."""
-        name = state.name
-        rollback = self.agent.rollback
-        if mode == "pin":
-            known = {c.sha for c in _rollback_choices(state, await self._history(name))}
-            if to not in known:
-                raise errors.InputError(
-                    f"{to[:12] or 'no revision'} is not a revision {name} synced before"
-                )
-            done = await self._background(rollback(name, to=to), name)
-            if done is not None:
-                return f"{name} pinned to {to[:12]}: automated sync paused until released."
-            return f"Pinning {name} to {to[:12]}…"
-        if mode != "revert":
-            raise errors.InputError(f"unknown rollback mode {mode!r} (revert or pin)")
-        done = await self._background(rollback(name), name)
-        if isinstance(done, rollbacks.RollbackResult):
-            reverted = ", ".join(c[:12] for c in done.reverted)
-            then = "it syncs on its own" if state.automated else "sync it to apply the revert"
-            return f"Reverted {reverted} in {done.pushed_sha[:12]}: {then}."
-        return f"Reverting the commits that broke {name}…"
-
-    async def _history(self, name: str) -> list[store_base.OperationRecord]:
-        return await self.agent.store.list_operations(name, limit=HISTORY_LIMIT)
-
-    async def _background(self, work: Awaitable[Any], name: str) -> Any:
-        """Run ``work`` beyond this request (a sync may wait for health); its
-        result, or what it raised, when it ends within a moment, else None."""
-
-        async def run() -> Any:
-            return await work
-
-        task = asyncio.create_task(run(), name=f"ui action {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        done, _ = await asyncio.wait({task}, timeout=_ACTION_GRACE)
-        return task.result() if done else None
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.warning("ui action failed", task=task.get_name(), error=str(task.exception()))
 
     # --- live updates -----------------------------------------------------------------------
 
@@ -565,7 +396,7 @@ class Ui:
                 return state
             render = self._app_renderer(session, state.name)
         else:
-            render = self._list_renderer(session, Filters.of(query))
+            render = self._list_renderer(session, app_filters.Filters.of(query))
 
         async def allowed() -> bool:
             try:
@@ -584,11 +415,13 @@ class Ui:
         response.headers["X-Accel-Buffering"] = "no"  # proxies must not hold events back
         return _secured(response)
 
-    def _list_renderer(self, session: sessions.Session, filters: Filters) -> streaming.Render:
+    def _list_renderer(
+        self, session: sessions.Session, filters: app_filters.Filters
+    ) -> streaming.Render:
         async def render(changed: frozenset[str] | None) -> Sequence[tuple[str, str]]:
             counts = self.render(
                 "_counts.html",
-                counts=_counts(self._readable(session)),
+                counts=app_filters.counts(self._readable(session)),
                 ready=self.agent.ready.is_set(),
             )
             return [("apps", self._rows(session, filters)), ("counts", counts)]
@@ -621,63 +454,13 @@ class Ui:
                 **sections,
             }
             out = [(event, self.render(template, **context)) for event, template in _APP_FRAGMENTS]
-            fingerprint = _plan_fingerprint(state)
+            fingerprint = planviews.staleness(state)
             if changed is not None and last_plan and last_plan[0] != fingerprint:
-                out.append(("plan-stale", fingerprint_text(fingerprint)))
+                out.append(("plan-stale", planviews.fingerprint_text(fingerprint)))
             last_plan[:] = [fingerprint]
             return out
 
         return render
-
-
-def _counts(apps: Sequence[states.AppState]) -> dict[str, int]:
-    return {
-        "total": len(apps),
-        "synced": sum(s.sync is status.SyncStatus.SYNCED for s in apps),
-        "out_of_sync": sum(s.sync is status.SyncStatus.OUT_OF_SYNC for s in apps),
-        "unhealthy": sum(
-            s.health.status not in (status.HealthStatus.HEALTHY, status.HealthStatus.SUSPENDED)
-            for s in apps
-        ),
-    }
-
-
-def _plan_fingerprint(state: states.AppState) -> tuple[Any, ...]:
-    """What makes the shown diff outdated. While out of sync every reconcile
-    may see other live values (drift moving on), so its time counts too."""
-    return (
-        state.revision,
-        state.synced_revision,
-        state.sync,
-        tuple(sorted(state.out_of_sync)),
-        state.reconciled_at if state.out_of_sync else None,
-    )
-
-
-def fingerprint_text(fingerprint: tuple[Any, ...]) -> str:
-    return str(hash(fingerprint))
-
-
-def _rollback_choices(
-    state: states.AppState, history: Sequence[store_base.OperationRecord]
-) -> list[RollbackChoice]:
-    """Revisions that synced successfully before, newest first, the current one left out."""
-    seen = {state.synced_revision}
-    choices = []
-    for record in history:
-        op = record.operation
-        if op.phase is not operations.OperationPhase.SUCCEEDED or op.dry_run:
-            continue
-        sha = op.revision.sha
-        if not sha or sha in seen:
-            continue
-        seen.add(sha)
-        subject = op.revision.message.splitlines()[0] if op.revision.message else ""
-        label = f"{sha[:12]} {subject}".strip()
-        if op.revision.author:
-            label += f" ({op.revision.author})"
-        choices.append(RollbackChoice(sha=sha, label=label))
-    return choices
 
 
 def _path(path: str, **query: str) -> str:
