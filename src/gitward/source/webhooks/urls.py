@@ -110,10 +110,11 @@ def _from_url(scheme: str, rest: str, original: str) -> str:
 
 
 def _key(host: str, port: str, path: str) -> str:
-    host = host.lower()
-    path = _SLASHES.sub("/", path)
+    # Trailing blanks go too (``0\r/``): a key normalises to itself.
+    host = host.strip().lower()
+    path = _SLASHES.sub("/", path).rstrip()
     while path.endswith(("/", ".git")):
-        path = path[:-1] if path.endswith("/") else path[:-4]
+        path = (path[:-1] if path.endswith("/") else path[:-4]).rstrip()
     if host in CASE_INSENSITIVE_HOSTS:
         path = path.lower()
     return f"{host}:{port}{path}" if port else f"{host}{path}"
