@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gitward.testing import kubeapi
 from tests.e2e.test_agent import CONFIGMAP, AgentProcess, application, eventually, free_port
 from tests.fixtures import Git, kget, kubectl
 from tests.manifests import deployment
+from tests.source.test_fetch_failures import fill, tiny_disk
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +250,41 @@ def test_degraded_after_a_successful_sync_and_health_timeout_outside_a_sync(
     degraded = [e for e in agent.events("web") if e.reason == "HealthDegraded"]
     assert len(degraded) == 1 and degraded[0].type.value == "Warning"
     assert "healthTimeout" in degraded[0].message
+
+
+def test_a_full_cache_disk_is_named_not_ready_and_recovered_from(
+    git: Git, restartable: Cluster, agent_on: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    git.commit(
+        "app",
+        {
+            "apps/web.yaml": application("web", git.url, "web"),
+            "web/ns.yaml": NAMESPACE,
+            "web/cm.yaml": CONFIGMAP.format(name="web", value="1"),
+        },
+    )
+    agent = agent_on(git.url, poll="0.5s")
+    with tiny_disk(tmp_path / "disk", "2m") as disk:
+        text = agent.config.read_text()
+        agent.config.write_text(text.replace(str(tmp_path / "agent-cache"), str(disk / "cache")))
+        fill(disk)
+        agent.start(ready=False)
+        # Nothing loaded because the root could not be fetched: never "ready".
+        reason = eventually(
+            lambda: (
+                (r := httpx.get(f"{agent.url}/readyz", timeout=2)).status_code == 503
+                and "applications root" in r.text
+                and r.text
+            ),
+            "readyz naming the root's failure",
+        )
+        assert "no space left on the cache disk" in reason and str(disk) in reason
+        assert "no error" not in agent.log.read_text()
+        assert httpx.get(f"{agent.url}/healthz", timeout=2).status_code == 200  # not the store
+        (disk / "filler").unlink()
+        eventually(
+            lambda: httpx.get(f"{agent.url}/readyz", timeout=2).status_code == 200,
+            "ready once there is space",
+        )
+        eventually(lambda: kget(restartable, "-n", "agent", "configmap", "web"), "synced")
+        agent.stop()

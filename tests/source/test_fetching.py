@@ -262,6 +262,7 @@ async def test_leftover_lock_files_of_a_crashed_fetch_are_cleaned(tmp_path: Path
     # What a fetch killed while updating refs leaves behind.
     (mirror / "refs" / "heads" / "main.lock").write_text("0" * 40)
     (mirror / "packed-refs.lock").write_text("")
+    await asyncio.sleep(1.3)  # the mirror's backoff after one failure: 1 s +/- 20 %
     try:
         with pytest.raises(errors.SourceUnavailable, match="timed out"):
             await sources.fetch(hung)

@@ -221,10 +221,15 @@ def _fetch_here(request: FetchRequest, started: float) -> dict[str, Any]:
 
 
 def _missing_local_repository(url: str) -> str:
-    """The path of a ``file://`` URL when nothing is there ('' otherwise)."""
-    if not url.startswith("file://"):
+    """The path of a local repository (``file://`` URL or a plain path) when
+    nothing is there ('' otherwise, and for network URLs)."""
+    if url.startswith("file://"):
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    elif "://" not in url and (url.startswith(("/", ".", "~")) or ":" not in url):
+        # Not ``host:path`` (scp-like ssh): a path on this machine.
+        path = Path(url).expanduser()
+    else:
         return ""
-    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
     return "" if path.exists() else str(path)
 
 

@@ -25,16 +25,24 @@ everything already fetched stays readable: the last fetched commit of every
 ref stays usable. Only a repository never fetched successfully (or a caller
 passing ``strict=True``) gets :class:`gitward.errors.SourceUnavailable`.
 Configuration errors (a credential reference that cannot be read) always raise.
+
+Backoff: after a failed fetch the mirror is not fetched again for 1 s, then
+2, 4 ... up to :data:`MAX_RETRY_DELAY` (two minutes) per failure in a row,
+jittered; callers meanwhile get the last failure (stale result or error)
+with the time of the next attempt. A success resets it. A failure that
+happened because the cache disk is full (or out of inodes) says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -59,6 +67,10 @@ _STATE_FILE = "gitward.json"
 # own ``gc --auto`` (same default limit) consolidates them.
 _MAX_PACKS = 50
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+# Below this much free space a failed fetch is blamed on the disk.
+_LOW_SPACE = 1 << 20
+# Failed fetches of a repository back off up to this (seconds).
+MAX_RETRY_DELAY = 120.0
 
 
 Clock = Callable[[], datetime]
@@ -164,6 +176,12 @@ class Mirror:
         self.lock_path = cache_dir / f"{name}.lock"
         self.lock = asyncio.Lock()
         self.inflight: asyncio.Future[FetchResult] | None = None
+        # Backoff after failed fetches (in this process): how many in a row,
+        # the last error, and the monotonic time before which none is tried.
+        self.failures = 0
+        self.failure: errors.GitwardError | None = None
+        self.failed_spec: repositories.RepoSpec | None = None  # other credentials: no wait
+        self.retry_at = 0.0
 
     @property
     def exists(self) -> bool:
@@ -235,6 +253,13 @@ class Mirrors:
                         head=state.head,
                         cached=True,
                     )
+        if (
+            not extra
+            and mirror.failure is not None
+            and mirror.failed_spec == repo
+            and time.monotonic() < mirror.retry_at
+        ):
+            return self._backing_off(mirror, strict)
         if extra or mirror.inflight is None or mirror.inflight.done():
             task: asyncio.Future[FetchResult] = asyncio.ensure_future(
                 self._fetch_locked(mirror, repo, extra, remember)
@@ -256,9 +281,19 @@ class Mirrors:
         async with mirror.lock:
             deadline = time.monotonic() + timeout
             try:
-                async with _file_lock(mirror.lock_path, deadline, mirror.display_url):
-                    return await self._fetch_now(mirror, repo, secrets, deadline, extra, remember)
+                try:
+                    async with _file_lock(mirror.lock_path, deadline, mirror.display_url):
+                        result = await self._fetch_now(
+                            mirror, repo, secrets, deadline, extra, remember
+                        )
+                except (OSError, pygit2.GitError) as exc:
+                    # The cache itself (a full disk, a read-only directory).
+                    raise errors.SourceUnavailable(
+                        f"fetching {mirror.display_url} failed: {self._cache_problem(exc)}"
+                    ) from exc
             except (errors.SourceUnavailable, errors.RepositoryNotFound) as exc:
+                if not extra and not isinstance(exc, _Locked):
+                    _back_off(mirror, repo, exc)
                 if extra:
                     raise
                 # Read without the file lock: the state file is replaced
@@ -272,6 +307,7 @@ class Mirrors:
                     url=mirror.display_url,
                     error=exc.message,
                     last_success=state.last_success.isoformat() if state.last_success else None,
+                    retry_in=round(mirror.retry_at - time.monotonic(), 1),
                 )
                 return FetchResult(
                     url=mirror.display_url,
@@ -281,6 +317,36 @@ class Mirrors:
                     stale=True,
                     error=exc.message,
                 )
+        mirror.failures, mirror.failure, mirror.failed_spec, mirror.retry_at = 0, None, None, 0.0
+        return result
+
+    def _backing_off(self, mirror: Mirror, strict: bool) -> FetchResult:
+        """The last failure again, without fetching, until the mirror's retry time."""
+        failure = mirror.failure
+        assert failure is not None
+        state = mirror.state() if mirror.exists else _State()
+        wait = max(0.0, mirror.retry_at - time.monotonic())
+        message = f"{failure.message} (next attempt in {wait:.0f}s)"
+        if isinstance(failure, errors.RepositoryNotFound) and state.last_success is None:
+            raise errors.RepositoryNotFound(message)
+        if strict or state.last_success is None:
+            raise errors.SourceUnavailable(message)
+        return FetchResult(
+            url=mirror.display_url,
+            mirror=mirror.path,
+            fetched_at=state.last_success,
+            head=state.head,
+            stale=True,
+            error=message,
+        )
+
+    def _cache_problem(self, exc: OSError | pygit2.GitError) -> str:
+        """What went wrong in the cache directory, in words that name it."""
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        full = disk_full(self.cache_dir)
+        if full or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+            return full or f"no space left on the cache disk ({self.cache_dir})"
+        return f"cache directory {self.cache_dir}: {detail or type(exc).__name__}"
 
     async def _fetch_now(
         self,
@@ -310,8 +376,15 @@ class Mirrors:
         try:
             outcome = await fetching.fetch(request)
         except errors.SourceUnavailable as exc:
-            mirror.write_state(replace(state, last_attempt=now, last_error=exc.message))
-            raise
+            full = disk_full(self.cache_dir)
+            if full:
+                # libgit2 may say only "no error" when a write found no space.
+                exc = errors.SourceUnavailable(
+                    f"fetching {mirror.display_url} failed: {full} ({exc.message})"
+                )
+            with contextlib.suppress(OSError):  # the state file is best effort here
+                mirror.write_state(replace(state, last_attempt=now, last_error=exc.message))
+            raise exc from None
         kept = tuple(spec for spec in wanted if spec not in outcome.missing)
         mirror.write_state(
             replace(
@@ -368,6 +441,34 @@ class Mirrors:
         mirror.write_state(_State(url=mirror.display_url))
 
 
+class _Locked(errors.SourceUnavailable):
+    """Another process held the mirror until the deadline."""
+
+
+def disk_full(path: Path) -> str:
+    """Why the file system holding ``path`` cannot take a fetch ('' when it can)."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return ""
+    free = stats.f_bavail * stats.f_frsize
+    if free < _LOW_SPACE:
+        return f"no space left on the cache disk ({free // 1024} KiB free in {path})"
+    if stats.f_files and not stats.f_favail:
+        return f"no inodes left on the cache disk ({path})"
+    return ""
+
+
+def _back_off(mirror: Mirror, repo: repositories.RepoSpec, failure: errors.GitwardError) -> None:
+    """After a failed fetch: the next in 1 s, doubling per failure in a row up
+    to :data:`MAX_RETRY_DELAY`, spread by +/-20 % so mirrors do not align.
+    (A mirror locked by another process is no failure of the repository.)"""
+    mirror.failures += 1
+    mirror.failure, mirror.failed_spec = failure, repo
+    delay = min(MAX_RETRY_DELAY, float(2 ** min(mirror.failures - 1, 16)))
+    mirror.retry_at = time.monotonic() + delay * random.uniform(0.8, 1.2)  # noqa: S311
+
+
 @contextlib.asynccontextmanager
 async def _file_lock(path: Path, deadline: float, display_url: str) -> Any:
     """Exclusive ``flock`` on ``path``, polled until ``deadline``."""
@@ -380,7 +481,7 @@ async def _file_lock(path: Path, deadline: float, display_url: str) -> Any:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise errors.SourceUnavailable(
+                    raise _Locked(
                         f"the mirror of {display_url} is locked by another process"
                     ) from None
                 await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.engine import context, sourcing, states
 from gitward.engine.triggers import revisions
+from gitward.store import base as store_base
 
 
 class Pollers:
@@ -81,7 +82,14 @@ class Pollers:
                     ctx.queue.add(state.name, "new chart version (poll)")
 
     async def _note_source(self, state: states.AppState, problem: str) -> None:
-        """``problem``: why the repository could not be refreshed ('' when it was)."""
+        """``problem``: why the repository could not be refreshed ('' when it was).
+        A store error is the store's (logged, told to ``/healthz``): the poller goes on."""
+        try:
+            await self._record_source(state, problem)
+        except store_base.StoreUnavailable as exc:
+            self._ctx.store_health.failed(exc, f"recording the source of {state.name}")
+
+    async def _record_source(self, state: states.AppState, problem: str) -> None:
         ctx = self._ctx
         now = ctx.clock()
         current = state.conditions.get(states.SOURCE_AVAILABLE)
