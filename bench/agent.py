@@ -239,7 +239,19 @@ async def run_agent(
                 return all(s.health.status is status.HealthStatus.HEALTHY for s in states)
             return False
 
-        healthy = await wait_for(all_healthy, interval=0.2)
+        try:
+            # 5,000 Applications take longer than the default ten minutes.
+            healthy = await wait_for(all_healthy, timeout=max(600.0, apps * 0.3), interval=0.2)
+        except TimeoutError:
+            states = list(agent.apps.values())
+            synced = sum(s.sync is status.SyncStatus.SYNCED for s in states)
+            fine = sum(s.health.status is status.HealthStatus.HEALTHY for s in states)
+            print(
+                f"gave up after {time.perf_counter() - started:.0f} s: {len(states)} listed,"
+                f" {synced} Synced, {fine} Healthy; agent CPU {cpu_seconds() - cpu_before:.1f} s,"
+                f" peak RSS {peak:.0f} MiB"
+            )
+            raise
         cold_cpu = cpu_seconds() - cpu_before
         print(
             f"applications: {apps} x {len(next(iter(agent.apps.values())).managed_keys)} resources,"
