@@ -296,6 +296,10 @@ KUSTOMIZE_OPTIONS = st.dictionaries(
 # Found by bench/fuzz.py (seed 11): a TypeError instead of a named error.
 @example(kustomization={"patches": True}, options={})
 @example(kustomization={"configMapGenerator": True}, options={})
+# Found by bench/fuzz.py: a name longer than the file system allows was an
+# OSError (File name too long) instead of "does not exist".
+@example(kustomization={"resources": ["a" * 300]}, options={})
+@example(kustomization={"patches": [{"path": "b" * 400}]}, options={})
 def test_kustomize_request_building_stays_in_the_repository(
     kustomization: Any, options: dict[str, Any]
 ) -> None:

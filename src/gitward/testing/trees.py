@@ -94,7 +94,7 @@ class DirectoryTree:
             if not done and name == ".git":
                 raise errors.SourcePathError(f"path {path!r} does not exist")
             candidate = self._root.joinpath(*done, name)
-            if candidate.is_symlink() and (pending or follow_last):
+            if _is_link(candidate, path) and (pending or follow_last):
                 hops += 1
                 link = "/".join([*done, name])
                 if hops > _MAX_LINK_HOPS:
@@ -119,6 +119,8 @@ class DirectoryTree:
             return real, real.lstat()
         except (FileNotFoundError, NotADirectoryError):
             raise errors.SourcePathError(f"path {path!r} does not exist") from None
+        except OSError as exc:
+            raise errors.SourcePathError(f"path {path!r}: {exc.strerror}") from None
 
     # --- the Tree protocol -------------------------------------------------------
 
@@ -211,3 +213,12 @@ def _digest(real: Path, info: os.stat_result) -> str:
             child_digest = _digest(child, child_info)
         listing.update(f"{_kind(child_info)} {child.name} {child_digest}\n".encode())
     return listing.hexdigest()
+
+
+def _is_link(candidate: Path, path: str) -> bool:
+    """Whether ``candidate`` is a symlink; a name the file system refuses
+    (longer than it allows) is an absent path named as such, never an OSError."""
+    try:
+        return candidate.is_symlink()
+    except OSError as exc:
+        raise errors.SourcePathError(f"path {path!r} does not exist ({exc.strerror})") from None
