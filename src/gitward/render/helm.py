@@ -187,7 +187,10 @@ def _inspect(request: base.RenderRequest, options: Options) -> _Chart:
         value_files.append(resolved)
     vendored = _vendored(tree, root)
     local: list[tuple[str, str]] = []
-    for dependency in metadata.get("dependencies") or []:
+    dependencies = metadata.get("dependencies") or []
+    if not isinstance(dependencies, list):
+        raise errors.RenderError(f"chart {chart_file!r}: dependencies must be a list")
+    for dependency in dependencies:
         if not isinstance(dependency, Mapping) or not isinstance(dependency.get("name"), str):
             raise errors.RenderError(f"chart {chart_file!r}: a dependency has no name")
         name = dependency["name"]
