@@ -102,14 +102,20 @@ def test_an_api_server_restarted_empty_is_seen_and_healed_within_seconds(
         lambda: (s := agent.status("reported")) and s.sync.value == "Synced", "reported synced"
     )
 
+    before = kget(restartable, "-n", "agent", "configmap", "healed")["metadata"]["uid"]
     restartable.stop()
-    restartable.start()
-    assert kget(restartable, "-n", "agent", "configmap", "healed") is None
+    restartable.start()  # empty: the healed ConfigMap is gone until the agent sees it
     restarted = time.monotonic()
 
-    # selfHeal: the namespace and the object are back within seconds.
+    # selfHeal: the namespace and the object are back within seconds, as a new
+    # object (the agent may be quicker than a kubectl process to look).
     eventually(
-        lambda: kget(restartable, "-n", "agent", "configmap", "healed"), "re-created", timeout=20
+        lambda: (
+            (found := kget(restartable, "-n", "agent", "configmap", "healed"))
+            and found["metadata"]["uid"] != before
+        ),
+        "re-created",
+        timeout=20,
     )
     assert time.monotonic() - restarted < 15
     # No selfHeal: the missing object is reported, not re-created.
