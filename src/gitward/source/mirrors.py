@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -58,7 +57,7 @@ import pygit2
 import structlog
 
 from gitward import errors
-from gitward.source import credentials, fetching, repositories
+from gitward.source import cachedisk, credentials, fetching, repositories
 
 _log = structlog.get_logger(__name__)
 
@@ -68,7 +67,6 @@ _STATE_FILE = "gitward.json"
 _MAX_PACKS = 50
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
 # Below this much free space a failed fetch is blamed on the disk.
-_LOW_SPACE = 1 << 20
 # Failed fetches of a repository back off up to this (seconds).
 MAX_RETRY_DELAY = 120.0
 
@@ -246,13 +244,7 @@ class Mirrors:
             if state.last_success is not None:
                 age = (self._clock() - state.last_success).total_seconds()
                 if 0 <= age <= max_age:
-                    return FetchResult(
-                        url=mirror.display_url,
-                        mirror=mirror.path,
-                        fetched_at=state.last_success,
-                        head=state.head,
-                        cached=True,
-                    )
+                    return _last_good(mirror, state)
         if (
             not extra
             and mirror.failure is not None
@@ -288,8 +280,9 @@ class Mirrors:
                         )
                 except (OSError, pygit2.GitError) as exc:
                     # The cache itself (a full disk, a read-only directory).
+                    problem = cachedisk.problem(self.cache_dir, exc)
                     raise errors.SourceUnavailable(
-                        f"fetching {mirror.display_url} failed: {self._cache_problem(exc)}"
+                        f"fetching {mirror.display_url} failed: {problem}"
                     ) from exc
             except (errors.SourceUnavailable, errors.RepositoryNotFound) as exc:
                 if not extra and not isinstance(exc, _Locked):
@@ -309,14 +302,7 @@ class Mirrors:
                     last_success=state.last_success.isoformat() if state.last_success else None,
                     retry_in=round(mirror.retry_at - time.monotonic(), 1),
                 )
-                return FetchResult(
-                    url=mirror.display_url,
-                    mirror=mirror.path,
-                    fetched_at=state.last_success,
-                    head=state.head,
-                    stale=True,
-                    error=exc.message,
-                )
+                return _last_good(mirror, state, error=exc.message)
         mirror.failures, mirror.failure, mirror.failed_spec, mirror.retry_at = 0, None, None, 0.0
         return result
 
@@ -331,22 +317,7 @@ class Mirrors:
             raise errors.RepositoryNotFound(message)
         if strict or state.last_success is None:
             raise errors.SourceUnavailable(message)
-        return FetchResult(
-            url=mirror.display_url,
-            mirror=mirror.path,
-            fetched_at=state.last_success,
-            head=state.head,
-            stale=True,
-            error=message,
-        )
-
-    def _cache_problem(self, exc: OSError | pygit2.GitError) -> str:
-        """What went wrong in the cache directory, in words that name it."""
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        full = disk_full(self.cache_dir)
-        if full or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
-            return full or f"no space left on the cache disk ({self.cache_dir})"
-        return f"cache directory {self.cache_dir}: {detail or type(exc).__name__}"
+        return _last_good(mirror, state, error=message)
 
     async def _fetch_now(
         self,
@@ -376,7 +347,7 @@ class Mirrors:
         try:
             outcome = await fetching.fetch(request)
         except errors.SourceUnavailable as exc:
-            full = disk_full(self.cache_dir)
+            full = cachedisk.full(self.cache_dir)
             if full:
                 # libgit2 may say only "no error" when a write found no space.
                 exc = errors.SourceUnavailable(
@@ -445,18 +416,18 @@ class _Locked(errors.SourceUnavailable):
     """Another process held the mirror until the deadline."""
 
 
-def disk_full(path: Path) -> str:
-    """Why the file system holding ``path`` cannot take a fetch ('' when it can)."""
-    try:
-        stats = os.statvfs(path)
-    except OSError:
-        return ""
-    free = stats.f_bavail * stats.f_frsize
-    if free < _LOW_SPACE:
-        return f"no space left on the cache disk ({free // 1024} KiB free in {path})"
-    if stats.f_files and not stats.f_favail:
-        return f"no inodes left on the cache disk ({path})"
-    return ""
+def _last_good(mirror: Mirror, state: _State, *, error: str = "") -> FetchResult:
+    """The last successful fetch, as a result: cached (recent enough), or
+    stale with ``error`` (this fetch failed)."""
+    return FetchResult(
+        url=mirror.display_url,
+        mirror=mirror.path,
+        fetched_at=state.last_success,
+        head=state.head,
+        cached=not error,
+        stale=bool(error),
+        error=error,
+    )
 
 
 def _back_off(mirror: Mirror, repo: repositories.RepoSpec, failure: errors.GitwardError) -> None:
