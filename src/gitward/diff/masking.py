@@ -94,21 +94,16 @@ def mask_changes(
     """``changes`` of the object ``key`` with Secret values masked; ``secret``:
     the object is a secret host File or Command (its key cannot say so)."""
     if secret and key.group == hostobjects.GROUP:
-        return tuple(
-            plans.FieldChange(
-                path=change.path,
-                before=_mask_host_value(change.path, change.before),
-                after=_mask_host_value(change.path, change.after),
-            )
-            for change in changes
-        )
-    if not is_secret_key(key):
+        mask = _mask_host_value
+    elif is_secret_key(key):
+        mask = _mask_value
+    else:
         return tuple(changes)
     return tuple(
         plans.FieldChange(
             path=change.path,
-            before=_mask_value(change.path, change.before),
-            after=_mask_value(change.path, change.after),
+            before=mask(change.path, change.before),
+            after=mask(change.path, change.after),
         )
         for change in changes
     )

@@ -38,17 +38,21 @@ async def store(tmp_path: Path) -> AsyncIterator[storing.SqlStore]:
         yield opened
 
 
-@contextlib.asynccontextmanager
-async def notifier(
-    store: storing.SqlStore, config_: config.NotificationSettings
-) -> AsyncIterator[running.Notifier]:
-    service = running.Notifier(
+def _service(store: storing.SqlStore, config_: config.NotificationSettings) -> running.Notifier:
+    return running.Notifier(
         store,
         lambda: config_,
         alerts=config_.named_alerts,
         describe=lambda name: {"name": name, "project": "default", "labels": {}},
         clock=lambda: datetime.now(UTC),
     )
+
+
+@contextlib.asynccontextmanager
+async def notifier(
+    store: storing.SqlStore, config_: config.NotificationSettings
+) -> AsyncIterator[running.Notifier]:
+    service = _service(store, config_)
     task = asyncio.create_task(service.run())
     try:
         async with asyncio.timeout(10):
@@ -382,13 +386,7 @@ async def test_a_notifier_started_before_the_store_opens_waits_for_it(tmp_path: 
     closed = storing.SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
     with receivers.Receiver() as receiver:
         config_ = settings(receiver.url)
-        service = running.Notifier(
-            closed,
-            lambda: config_,
-            alerts=config_.named_alerts,
-            describe=lambda name: {"name": name, "project": "default", "labels": {}},
-            clock=lambda: datetime.now(UTC),
-        )
+        service = _service(closed, config_)
         task = asyncio.create_task(service.run())
         try:
             await asyncio.sleep(0.3)
