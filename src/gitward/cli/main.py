@@ -20,6 +20,7 @@ client or git.
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -149,6 +150,9 @@ app = typer.Typer(
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}
+# One Application, then exit: the cyclic collector stays off for their whole
+# run (what they allocate is bounded, and freed by reference counting).
+_ONE_SHOT = frozenset({"render", "diff", "sync"})
 _configure_logs = False
 
 
@@ -178,9 +182,21 @@ def _before_command(
         from gitward.cli import logs  # structlog costs ~0.1 s to import: only when used
 
         logs.configure()
+    if _configure_logs and (command is None or command.name not in _ONE_SHOT):
+        # Everything imported so far lives until exit: never scan it again.
+        gc.freeze()
+        gc.enable()
 
 
 def run() -> None:
     global _configure_logs
     _configure_logs = True
-    app()
+    # Importing a command allocates objects that live until the process
+    # exits; collecting while importing only scans them over and over, and
+    # the collections at exit scan them once more unless they are frozen
+    # (together ~0.25 s of CPU for `gitward sync` of 500 objects).
+    gc.disable()
+    try:
+        app()
+    finally:
+        gc.freeze()
