@@ -130,17 +130,19 @@ class Api:
         limit: int = 0,
         continue_token: str = "",
     ) -> tuple[builtins.list[dict[str, Any]], str, str, int | None]:
-        """Matching objects in name order, list resourceVersion, continue token, remaining."""
-        labels = selecting.label_selector(label_selector)
+        """Matching objects in name order, list resourceVersion, continue token, remaining.
+
+        Equality terms of the label selector are answered by the bucket's label
+        index; the whole selector and the field selector then check what it returns.
+        """
+        labels, terms = selecting.parse_label_selector(label_selector)
         fields = selecting.field_selector(field_selector, rtype)
         bucket = self.store.bucket(rtype.group, rtype.plural)
         list_rv = self.store.rv
         start: tuple[str, str] | None = None
         if continue_token:
             list_rv, start = self._decode_continue(continue_token, bucket)
-        keys = sorted(k for k in bucket.objects if not namespace or k[0] == namespace)
-        if start is not None:
-            keys = [k for k in keys if k > start]
+        keys = bucket.ordered(namespace, after=start, labels=terms)
         items: list[dict[str, Any]] = []
         next_token = ""
         remaining: int | None = None

@@ -1,8 +1,10 @@
 """Label and field selectors of list, watch and deletecollection requests.
 
 Parses the query-string syntax kube-apiserver accepts (``a=b,c!=d,e in (x,y),
-!f``; ``metadata.name=x``) into predicates over stored objects. Called by the
-request handlers (:mod:`.handling`) and watches (:mod:`.watching`).
+!f``; ``metadata.name=x``) into predicates over stored objects, and tells which
+terms of a label selector (``a=b``, ``a in (x,y)``) the store's label index can
+answer. Called by the request handlers (:mod:`.handling`) and watches
+(:mod:`.watching`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gitward.testing.kubeapi import catalog, types, validating
+from gitward.testing.kubeapi import catalog, storing, types, validating
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -66,10 +68,18 @@ def _field_equal(field: str, value: str, equal: bool) -> Predicate:
 
 def label_selector(text: str) -> Predicate | None:
     """Predicate of a labelSelector, or None when it selects everything."""
+    return parse_label_selector(text)[0]
+
+
+def parse_label_selector(text: str) -> tuple[Predicate | None, tuple[storing.LabelTerm, ...]]:
+    """Predicate of a labelSelector (None when it selects everything) and its
+    equality terms (``a=b``, ``a==b``, ``a in (x,y)``): every object the
+    predicate accepts carries, for each term, one of the term's values."""
     if not text.strip():
-        return None
+        return None, ()
     tokens = _tokens(text)
     requirements: list[Predicate] = []
+    terms: list[storing.LabelTerm] = []
     i = 0
 
     def fail(why: str) -> validating.StatusError:
@@ -101,6 +111,7 @@ def label_selector(text: str) -> Predicate | None:
                     requirements.append(_not_equal(key, value))
                 else:
                     requirements.append(_equal(key, value))
+                    terms.append((key, frozenset((value,))))
             elif op in ("in", "notin"):
                 if i + 2 >= len(tokens) or tokens[i + 2] != "(":
                     raise fail(f"expected '(' after {op}")
@@ -113,6 +124,8 @@ def label_selector(text: str) -> Predicate | None:
                 if j >= len(tokens):
                     raise fail("missing ')'")
                 requirements.append(_among(key, frozenset(values), op == "in"))
+                if op == "in":
+                    terms.append((key, frozenset(values)))
                 i = j + 1
             else:
                 raise fail(f"unexpected {op!r}")
@@ -120,7 +133,7 @@ def label_selector(text: str) -> Predicate | None:
             if tokens[i] != ",":
                 raise fail(f"expected ',' but found {tokens[i]!r}")
             i += 1
-    return lambda obj: all(req(obj) for req in requirements)
+    return (lambda obj: all(req(obj) for req in requirements)), tuple(terms)
 
 
 def _field_value(obj: Mapping[str, Any], path: str) -> str:

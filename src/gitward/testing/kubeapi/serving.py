@@ -741,7 +741,7 @@ class Router:
         fields = request.param("fieldSelector")
         if name:
             fields = f"metadata.name={name}" + (f",{fields}" if fields else "")
-        labels = selecting.label_selector(request.param("labelSelector"))
+        labels, label_terms = selecting.parse_label_selector(request.param("labelSelector"))
         field_pred = selecting.field_selector(fields, rtype)
         timeout_text = request.param("timeoutSeconds")
         try:
@@ -770,6 +770,7 @@ class Router:
             labels=labels,
             fields=field_pred,
             table=build if as_table else None,
+            label_terms=label_terms,
         )
         send_initial = request.param("sendInitialEvents")
         conn.start_stream(TABLE if as_table else JSON)

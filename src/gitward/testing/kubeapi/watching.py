@@ -52,6 +52,7 @@ class WatchStream:
         "bucket",
         "done",
         "fields",
+        "label_terms",
         "labels",
         "namespace",
         "rtype",
@@ -69,6 +70,7 @@ class WatchStream:
         labels: selecting.Predicate | None,
         fields: selecting.Predicate | None,
         table: TableBuilder | None,
+        label_terms: tuple[storing.LabelTerm, ...] = (),
     ) -> None:
         self.sink = sink
         self.bucket = bucket
@@ -76,6 +78,8 @@ class WatchStream:
         self.api_version = rtype.group_version
         self.namespace = namespace
         self.labels = labels
+        # Equality terms of the label selector: the initial objects come from the index.
+        self.label_terms = label_terms
         self.fields = fields
         self.table = table
         self._headers_sent = False
@@ -158,10 +162,10 @@ async def run(
     """Replay, register, then keep the stream open until timeout, close or disconnect."""
     bucket = stream.bucket
     if resource_version in ("", "0") or send_initial_events:
-        objects = sorted(bucket.in_namespace(stream.namespace), key=_order)
-        for obj in objects:
-            if stream._matches(obj):
-                stream._write_object("ADDED", obj)
+        objects = bucket.objects
+        for key in bucket.ordered(stream.namespace, labels=stream.label_terms):
+            if stream._matches(objects[key]):
+                stream._write_object("ADDED", objects[key])
         if send_initial_events and bookmarks:
             stream.bookmark(store.rv, initial_events_end=True)
     else:
@@ -209,8 +213,3 @@ async def _caught_up(store: storing.Store, version: int, stream: WatchStream) ->
     while store.rv < version and loop.time() < deadline and not stream.done.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     return store.rv >= version
-
-
-def _order(obj: Mapping[str, Any]) -> tuple[str, str]:
-    meta = obj["metadata"]
-    return (meta.get("namespace") or "", meta["name"])
