@@ -6,7 +6,7 @@ as ``application/vnd.kubernetes.protobuf`` (the ``k8s\\0`` envelope around a
 module turns those few types into the JSON-shaped dicts the rest of the server
 works with, using their field numbers from k8s.io/api's generated.proto.
 Other kinds answer 415 (clients that send JSON or YAML work for every kind).
-Called by :func:`handling.decode_body`.
+Called by :func:`decoding.decode_body`.
 
 It also encodes the protobuf OpenAPI v2 document client-go asks for when
 OpenAPI v3 has no entry for a kind (an unknown or brand-new kind): a valid

@@ -35,8 +35,11 @@ from gitward.testing.kubeapi import (
     auditing,
     auth,
     crds,
+    decoding,
+    deleting,
     discovery,
     handling,
+    listing,
     patching,
     protobufs,
     pruning,
@@ -586,20 +589,20 @@ class Router:
         if method == "POST":
             if name:
                 raise validating.method_not_allowed(rtype, "create")
-            body = handling.decode_body(request.body, request.content_type)
+            body = decoding.decode_body(request.body, request.content_type)
             new = self.api.create(rtype, namespace, body, self._write_options(request, warnings))
             return self._object_response(request, rtype, 201, new)
         if method == "PUT" and name:
             opts = self._write_options(request, warnings)
             if subresource == "scale":
-                body = handling.decode_body(request.body, request.content_type)
+                body = decoding.decode_body(request.body, request.content_type)
                 return json_response(200, self._put_scale(rtype, namespace, name, body, opts))
             if subresource == "finalize":
-                body = handling.decode_body(request.body, request.content_type)
+                body = decoding.decode_body(request.body, request.content_type)
                 return self._object_response(
                     request, rtype, 200, self._finalize(namespace or name, body, opts)
                 )
-            body = handling.decode_body(request.body, request.content_type)
+            body = decoding.decode_body(request.body, request.content_type)
             updated = self.api.update(rtype, namespace, name, body, opts, subresource)
             return self._object_response(request, rtype, 200, updated)
         if method == "PATCH" and name:
@@ -614,7 +617,8 @@ class Router:
             options = _delete_options(request)
             dry_run = _dry_run(request) or options.get("dryRun") == ["All"]
             if not name:
-                items = self.api.delete_collection(
+                items = deleting.delete_collection(
+                    self.api,
                     rtype,
                     namespace,
                     options,
@@ -631,7 +635,9 @@ class Router:
                         "items": items,
                     },
                 )
-            obj, deleted = self.api.delete(rtype, namespace, name, options, dry_run=dry_run)
+            obj, deleted = deleting.delete(
+                self.api, rtype, namespace, name, options, dry_run=dry_run
+            )
             if not deleted:
                 return self._object_response(
                     request, rtype, 202 if obj["metadata"].get("finalizers") else 200, obj
@@ -693,7 +699,8 @@ class Router:
             limit = int(limit_text)
         except ValueError as exc:
             raise validating.bad_request(f"invalid limit: {limit_text!r}") from exc
-        items, rv, token, remaining = self.api.list(
+        items, rv, token, remaining = listing.list_objects(
+            self.api.store,
             rtype,
             namespace,
             label_selector=request.param("labelSelector"),
@@ -866,7 +873,7 @@ class Router:
         obj.setdefault("spec", {})["finalizers"] = list(
             (body.get("spec") or {}).get("finalizers") or []
         )
-        return self.api.finalize_namespace(obj, opts)
+        return deleting.finalize_namespace(self.api, obj, opts)
 
 
 def _scale_of(rtype: types.ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:

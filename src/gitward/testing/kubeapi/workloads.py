@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from gitward.testing.kubeapi import crds, handling, storing, types, validating
+from gitward.testing.kubeapi import crds, deleting, handling, storing, types, validating
 
 _log = logging.getLogger(__name__)
 
@@ -690,13 +690,17 @@ class Controllers:
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
         remaining = 0
-        for rtype, obj in list(self.api.objects_in_namespace(name)):
+        for rtype, obj in list(deleting.objects_in_namespace(self.api, name)):
             remaining += 1
             if obj["metadata"].get("deletionTimestamp"):
                 continue
             try:
-                self.api.delete(
-                    rtype, name, obj["metadata"]["name"], {"propagationPolicy": "Background"}
+                deleting.delete(
+                    self.api,
+                    rtype,
+                    name,
+                    obj["metadata"]["name"],
+                    {"propagationPolicy": "Background"},
                 )
             except validating.StatusError as exc:
                 if exc.code != 404:
@@ -708,7 +712,7 @@ class Controllers:
             finalized["spec"]["finalizers"] = [
                 f for f in finalized["spec"]["finalizers"] if f != handling.NAMESPACE_FINALIZER
             ]
-            self.api.finalize_namespace(finalized, self._opts)
+            deleting.finalize_namespace(self.api, finalized, self._opts)
 
     # --- garbage collection -----------------------------------------------------------
 
@@ -723,7 +727,9 @@ class Controllers:
                 continue
             rtype = self.api.type_of(ref[0], ref[1])
             if rtype is not None:
-                self.api.delete(rtype, ref[2], ref[3], {"propagationPolicy": "Background"})
+                deleting.delete(
+                    self.api, rtype, ref[2], ref[3], {"propagationPolicy": "Background"}
+                )
 
     def _finish_owner(self, uid: str) -> None:
         """Carry out the orphan / foreground finalizers of an owner being deleted."""
@@ -758,8 +764,12 @@ class Controllers:
                     dep_type = self.api.type_of(dep_ref[0], dep_ref[1])
                     if dep is None or dep_type is None or dep["metadata"].get("deletionTimestamp"):
                         continue
-                    self.api.delete(
-                        dep_type, dep_ref[2], dep_ref[3], {"propagationPolicy": "Foreground"}
+                    deleting.delete(
+                        self.api,
+                        dep_type,
+                        dep_ref[2],
+                        dep_ref[3],
+                        {"propagationPolicy": "Foreground"},
                     )
                 return
             finalizers.remove(handling.FOREGROUND_FINALIZER)
@@ -839,7 +849,8 @@ class Controllers:
             for obj in remaining:
                 meta = obj["metadata"]
                 if not meta.get("deletionTimestamp"):
-                    self.api.delete(
+                    deleting.delete(
+                        self.api,
                         rtype,
                         meta.get("namespace") or "",
                         meta["name"],
