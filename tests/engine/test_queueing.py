@@ -92,6 +92,25 @@ async def test_apps_not_admitted_stay_queued_in_order_while_others_are_handed_ou
     assert len(queue) == 0
 
 
+async def test_admission_is_asked_once_per_group_in_one_look_through_the_queue() -> None:
+    queue = queueing.WorkQueue()
+    for i in range(500):
+        queue.add(f"a{i}", "declared")
+    queue.add("b0", "declared")
+    asked: list[str] = []
+
+    def admit(app: str) -> bool:
+        asked.append(app)
+        return app[0] != "a"  # target a is busy
+
+    got = await queue.get(admit, group=lambda app: app[0])
+    assert got is not None and got.app == "b0"
+    # The head (a0) is asked, then one a and the b during the look: not 500 a's.
+    assert sorted({app[0] for app in asked}) == ["a", "b"]
+    assert len(asked) <= 3
+    assert len(queue) == 500
+
+
 async def test_a_not_admitted_app_due_later_is_waited_for() -> None:
     queue = queueing.WorkQueue()
     queue.add("a", "declared")

@@ -82,12 +82,19 @@ class WorkQueue:
         self._dirty.pop(app, None)
         self._reasons.pop(app, None)
 
-    async def get(self, admit: Callable[[str], bool] | None = None) -> Item | None:
+    async def get(
+        self,
+        admit: Callable[[str], bool] | None = None,
+        group: Callable[[str], str] | None = None,
+    ) -> Item | None:
         """The next due Application, waiting as long as needed; None once closed.
 
         ``admit(app)`` False leaves ``app`` queued where it is (its target has
         no worker to spare): the next due one that is admitted is handed out
-        instead, and the queue is looked at again when a worker is done."""
+        instead, and the queue is looked at again when a worker is done.
+        ``group(app)`` names what ``admit`` decides by (the target): one answer
+        per group serves a whole look through the queue, so 1,000 queued
+        Applications of one busy target cost one ``admit`` call, not 1,000."""
         while True:
             if self._closed:
                 return None
@@ -100,7 +107,7 @@ class WorkQueue:
                     heapq.heappop(self._heap)
                     return self._hand_out(app)
                 if wait <= 0 and admit is not None:
-                    chosen, wait = self._first_admitted(admit)
+                    chosen, wait = self._first_admitted(admit, group)
                     if chosen is not None:
                         return self._hand_out(chosen)
             self._wakeup.clear()
@@ -112,20 +119,31 @@ class WorkQueue:
         self._processing.add(app)
         return Item(app, self._reasons.pop(app, []))
 
-    def _first_admitted(self, admit: Callable[[str], bool]) -> tuple[str | None, float | None]:
+    def _first_admitted(
+        self, admit: Callable[[str], bool], group: Callable[[str], str] | None
+    ) -> tuple[str | None, float | None]:
         """The earliest due Application ``admit`` accepts; else None and how long
         until the earliest one not yet due (None: until something changes)."""
         now = self._clock()
         best: tuple[float, int, str] | None = None
         later: float | None = None
+        answers: dict[str, bool] = {}  # group -> admitted, for this look only
         for entry in self._heap:
             due, _, app = entry
             if self._due.get(app) != due:
                 continue  # stale
             if due > now:
                 later = due if later is None else min(later, due)
-            elif (best is None or entry < best) and admit(app):
-                best = entry
+            elif best is None or entry < best:
+                if group is None:
+                    admitted = admit(app)
+                else:
+                    name = group(app)
+                    if name not in answers:
+                        answers[name] = admit(app)
+                    admitted = answers[name]
+                if admitted:
+                    best = entry
         if best is not None:
             return best[2], None
         return None, None if later is None else later - now

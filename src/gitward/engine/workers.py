@@ -82,7 +82,7 @@ class Workers:
         """One worker: take, reconcile, mark done; until the queue closes."""
         ctx = self._ctx
         while True:
-            item = await ctx.queue.get(self._has_room)
+            item = await ctx.queue.get(self._has_room, self._target_of)
             if item is None:
                 return
             try:
@@ -119,6 +119,11 @@ class Workers:
                 await recovery.take_over(ctx, app)
             ctx.owned.add(app)
         return True
+
+    def _target_of(self, app: str) -> str:
+        """What :meth:`_has_room` decides by: the Application's target."""
+        state = self._ctx.apps.get(app)
+        return "" if state is None else state.app.spec.destination.target
 
     def _has_room(self, app: str) -> bool:
         """Whether ``app`` may be taken from the queue now: its target, when
