@@ -1,9 +1,11 @@
 """Build a connection to a Kubernetes API from a kubeconfig context or in-cluster.
 
 Called by :meth:`KubernetesTarget.connect` once per target. lightkube parses the
-kubeconfig and builds the HTTP client (TLS verification with the cluster's CA,
-``insecure-skip-tls-verify``, client certificates, bearer tokens and token
-files); this module adds gitward's policy on top:
+kubeconfig and supplies TLS verification (the cluster's CA,
+``insecure-skip-tls-verify``, client certificates) and the auth flows (bearer
+tokens, token files, exec plugins); requests go through an httpx2 client over
+gitward's own HTTP/1.1 transport (``transport``). This module adds gitward's
+policy on top:
 
 * users with an ``exec`` credential plugin or an ``auth-provider`` are refused
   unless the target explicitly allows them (``allow_exec``): a kubeconfig taken
@@ -17,6 +19,7 @@ files); this module adds gitward's policy on top:
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from pathlib import Path
 import httpx2
 import lightkube
 import yaml
+from lightkube.config import client_adapter as lk_adapter
 from lightkube.config import kubeconfig as lk_kubeconfig
 from lightkube.config import models as lk_models
 from lightkube.core import exceptions as lk_exceptions
@@ -31,7 +35,7 @@ from lightkube.core import exceptions as lk_exceptions
 import gitward
 from gitward import errors
 from gitward.targets import base as targets_base
-from gitward.targets.kubernetes import requesting
+from gitward.targets.kubernetes import requesting, transport
 
 DEFAULT_TIMEOUT = 10.0
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -56,15 +60,41 @@ class Settings:
     environ: Mapping[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Connection:
-    client: lightkube.AsyncClient
-    api: requesting.Api
-    server: str
-    namespace: str  # the context's default namespace
+    """The HTTP client gitward's requests go through (``api``), and a lightkube
+    client over the same settings, built on first use (leases need one; a
+    one-shot sync never does)."""
+
+    def __init__(
+        self, single: lk_kubeconfig.SingleConfig, api: requesting.Api, where: str, timeout: float
+    ) -> None:
+        self._single = single
+        self._where = where
+        self._timeout = timeout
+        self._client: lightkube.AsyncClient | None = None
+        self.api = api
+        self.server = api.server
+        self.namespace: str = single.namespace  # the context's default namespace
+
+    @property
+    def client(self) -> lightkube.AsyncClient:
+        if self._client is None:
+            try:
+                self._client = lightkube.AsyncClient(
+                    config=self._single,
+                    timeout=httpx2.Timeout(self._timeout),
+                    field_manager="gitward",
+                    trust_env=False,
+                    transport=transport.Transport(_tls(self._single, self._where)),
+                )
+            except (lk_exceptions.ConfigError, OSError, ValueError) as exc:
+                raise errors.ConfigError(f"{self._where}: {type(exc).__name__}: {exc}") from exc
+        return self._client
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.api.close()
+        if self._client is not None:
+            await self._client.close()
 
 
 def _where(settings: Settings) -> str:
@@ -155,25 +185,35 @@ async def _stamp(request: httpx2.Request) -> None:
     request.headers["User-Agent"] = f"{_USER_AGENT} ({who})" if who else _USER_AGENT
 
 
+def _tls(single: lk_kubeconfig.SingleConfig, where: str) -> ssl.SSLContext | None:
+    """The TLS context for the cluster (its CA or the system's, client
+    certificate, ``insecure-skip-tls-verify``); None for a plain-HTTP server."""
+    if not str(single.cluster.server).startswith("https:"):
+        return None
+    try:
+        return lk_adapter.verify_cluster(
+            single.cluster, single.user or lk_models.User(), single.abs_file, trust_env=False
+        )
+    except (lk_exceptions.ConfigError, OSError, ValueError) as exc:
+        # ssl.SSLError is an OSError: a CA or key file that is not one.
+        raise errors.ConfigError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
 def connect(settings: Settings) -> Connection:
     """A connection for ``settings``; no request is sent yet."""
     single = load(settings)
-    timeout = httpx2.Timeout(settings.timeout)
-    try:
-        client = lightkube.AsyncClient(
-            config=single, timeout=timeout, field_manager="gitward", trust_env=False
-        )
-    except (lk_exceptions.ConfigError, OSError, ValueError) as exc:
-        raise errors.ConfigError(f"{_where(settings)}: {type(exc).__name__}: {exc}") from exc
-    # lightkube keeps its httpx2 client private; gitward sends its own raw
-    # requests (discovery, deletes with preconditions, watches with bookmarks)
-    # over the same pool, TLS and auth instead of configuring a second client.
-    http: httpx2.AsyncClient = client._client._client
-    http.event_hooks = {**http.event_hooks, "request": [*http.event_hooks["request"], _stamp]}
+    where = _where(settings)
     server = str(single.cluster.server).rstrip("/")
-    return Connection(
-        client=client,
-        api=requesting.Api(http, server),
-        server=server,
-        namespace=single.namespace,
+    try:
+        auth = lk_adapter.user_auth(single.user)
+    except lk_exceptions.ConfigError as exc:
+        raise errors.ConfigError(f"{where}: {exc}") from exc
+    http = httpx2.AsyncClient(
+        base_url=server,
+        auth=auth,
+        timeout=httpx2.Timeout(settings.timeout),
+        transport=transport.Transport(_tls(single, where)),
+        event_hooks={"request": [_stamp]},
+        trust_env=False,
     )
+    return Connection(single, requesting.Api(http, server), where, settings.timeout)

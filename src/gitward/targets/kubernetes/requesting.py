@@ -97,6 +97,9 @@ class Api:
         self._http = http
         self.server = server
 
+    async def close(self) -> None:
+        await self._http.aclose()
+
     async def request(
         self,
         method: str,
