@@ -34,6 +34,7 @@ from gitward.testing.kubeapi import (
     auditing,
     auth,
     certificates,
+    connections,
     crds,
     handling,
     kubeconfigs,
@@ -102,7 +103,7 @@ class KubeAPIServer:
         self._bookmark_interval = bookmark_interval
         self._clock = clock
         self._server: asyncio.Server | None = None
-        self._connections: set[serving.Connection] = set()
+        self._connections: set[connections.Connection] = set()
         self._controllers: workloads.Controllers | None = None
         self._certificate: certificates.ServingCertificate | None = None
         self.store = storing.Store(history_size)
@@ -147,7 +148,7 @@ class KubeAPIServer:
         )
         router = serving.Router(self.api, settings)
         try:
-            self._server = await serving.start(
+            self._server = await connections.start(
                 router, self.host, self.port, context, self._connections
             )
         except OSError as exc:

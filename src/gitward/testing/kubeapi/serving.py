@@ -1,34 +1,21 @@
-"""The HTTP side of the Kubernetes API test server: connections, routing, encoding.
+"""Routing of the Kubernetes API test server: URLs to documents and resource verbs.
 
-A small HTTP/1.1 server on asyncio with the ``httptools`` parser (the one
-uvicorn uses), rather than an ASGI framework: a watch is then just a
-registered callback that writes chunks to its transport, so 2,000 open
-watches cost a few kilobytes each and no task wakes up until an event
-arrives; and the server starts and stops inside a test's event loop without
-touching signal handlers or logging. Requests on one connection are answered
-in order; each connection runs one request at a time.
-
-:class:`Router` maps URLs to discovery (:mod:`.discovery`), OpenAPI
-(:mod:`.schemas`) and the resource verbs (:mod:`.handling`), and encodes
-answers as JSON, Tables or Status errors. Started by
-:class:`gitward.testing.kubeapi.KubeAPIServer`.
+:class:`Router` is the handler of every request a connection
+(:mod:`.connections`) parses: it identifies and authorizes the user
+(:mod:`.auth`), maps the URL to discovery and OpenAPI (:mod:`.documents`), a
+resource verb (:mod:`.handling`, :mod:`.listing`, :mod:`.deleting`), a watch
+(:mod:`.watching`) or a subresource (:mod:`.subresources`), records writes
+(:mod:`.auditing`), and encodes answers as JSON, Tables or Status errors.
+Started by :class:`gitward.testing.kubeapi.KubeAPIServer`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import http
-import logging
-import ssl
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
-from urllib.parse import parse_qs, unquote
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
 
-import httptools
 import orjson
 
 from gitward.testing.kubeapi import (
@@ -38,267 +25,25 @@ from gitward.testing.kubeapi import (
     decoding,
     deleting,
     discovery,
+    documents,
     handling,
     listing,
-    patching,
-    protobufs,
     pruning,
-    schemas,
     selecting,
-    storing,
+    subresources,
     tables,
     types,
     validating,
     watching,
 )
-
-_log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 3 * 1024 * 1024 + 512 * 1024  # kube-apiserver's request size limit
-JSON = "application/json"
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
-
-
-class Request:
-    __slots__ = ("body", "headers", "method", "path", "query", "user")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.user = auth.ANONYMOUS
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-    def flag(self, name: str) -> bool:
-        return self.param(name).lower() in ("true", "1")
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-class Response:
-    __slots__ = ("body", "content_type", "headers", "status")
-
-    def __init__(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = JSON,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.headers = dict(headers or {})
-
-
-def json_response(status: int, obj: Any, content_type: str = JSON) -> Response:
-    return Response(status, orjson.dumps(obj), content_type)
-
-
-def status_response(error: validating.StatusError) -> Response:
-    return json_response(error.code, error.body())
-
-
-Handler = Callable[[Request, "Connection"], Awaitable[Response | None]]
-
-
-class Connection(asyncio.Protocol):
-    """One client connection: parses requests, answers them in order, streams watches."""
-
-    def __init__(self, handler: Handler, connections: set[Connection]) -> None:
-        self._handler = handler
-        self._connections = connections
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpRequestParser(self)
-        self._url = b""
-        self._headers: dict[str, str] = {}
-        self._body: list[bytes] = []
-        self._body_size = 0
-        self._pending: deque[tuple[Request, bool]] = deque()
-        self._task: asyncio.Task[None] | None = None
-        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._streaming = False
-
-    @property
-    def closed(self) -> asyncio.Future[None]:
-        return self._closed
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's SSL transport is not an asyncio.Transport subclass, but has its methods.
-        self._transport = cast(asyncio.Transport, transport)
-        self._connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._connections.discard(self)
-        if not self._closed.done():
-            self._closed.set_result(None)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(400, "protocol upgrades are not supported")
-        except httptools.HttpParserError:
-            self._fail(400, "malformed HTTP request")
-
-    def _fail(self, status: int, message: str) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._write_response(
-                Response(
-                    status, orjson.dumps(validating.status_body(status, "BadRequest", message))
-                ),
-                keep_alive=False,
-            )
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = {}
-        self._body = []
-        self._body_size = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
-
-    def on_headers_complete(self) -> None:
-        # curl and other clients wait for this before sending a large body.
-        if (
-            self._headers.get("expect", "").lower() == "100-continue"
-            and self._transport is not None
-        ):
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size <= MAX_BODY_BYTES:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        url = httptools.parse_url(self._url)
-        path = url.path.decode("latin-1")
-        query = parse_qs(url.query.decode("latin-1"), keep_blank_values=True) if url.query else {}
-        method = self._parser.get_method().decode("ascii")
-        request = Request(method, path, query, self._headers, b"".join(self._body))
-        if self._body_size > MAX_BODY_BYTES:
-            request.method = "TOO_LARGE"
-        self._pending.append((request, self._parser.should_keep_alive()))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve())
-        if len(self._pending) > 32 and self._transport is not None:
-            self._transport.pause_reading()
-
-    async def _serve(self) -> None:
-        try:
-            while self._pending and not self._closed.done():
-                request, keep_alive = self._pending.popleft()
-                if self._transport is not None and len(self._pending) < 8:
-                    with contextlib.suppress(RuntimeError):
-                        self._transport.resume_reading()
-                if request.method == "TOO_LARGE":
-                    error = validating.StatusError(
-                        413, "RequestEntityTooLarge", "the request body is too large"
-                    )
-                    self._write_response(status_response(error), keep_alive=False)
-                    return
-                try:
-                    response = await self._handler(request, self)
-                except validating.StatusError as error:
-                    response = status_response(error)
-                except Exception as exc:  # the server must answer, not drop the connection
-                    _log.exception("internal error serving %s %s", request.method, request.path)
-                    response = json_response(
-                        500,
-                        validating.status_body(
-                            500,
-                            "InternalError",
-                            f"Internal error occurred: {type(exc).__name__}: {exc}",
-                        ),
-                    )
-                if response is None:  # a stream that has ended
-                    if not keep_alive and self._transport is not None:
-                        self._transport.close()
-                    continue
-                self._write_response(response, keep_alive=keep_alive)
-        finally:
-            self._task = None
-
-    def _write_response(self, response: Response, *, keep_alive: bool) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        head = [
-            f"HTTP/1.1 {response.status} {_phrase(response.status)}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-            "Cache-Control: no-cache, private",
-        ]
-        head += [f"{k}: {v}" for k, v in response.headers.items()]
-        if not keep_alive:
-            head.append("Connection: close")
-        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
-        if not keep_alive:
-            transport.close()
-
-    # streaming (watch)
-    def start_stream(self, content_type: str) -> None:
-        self._streaming = True
-        if self._transport is None or self._transport.is_closing():
-            return
-        head = (
-            "HTTP/1.1 200 OK\r\n"
-            f"Content-Type: {content_type}\r\n"
-            "Cache-Control: no-cache, private\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n"
-        )
-        self._transport.write(head.encode("latin-1"))
-
-    def write_chunk(self, data: bytes) -> bool:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return False
-        if transport.get_write_buffer_size() > watching.MAX_BUFFERED_BYTES:
-            transport.abort()
-            return False
-        transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-        return True
-
-    def end_stream(self) -> None:
-        self._streaming = False
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"0\r\n\r\n")
-
-    def close(self) -> asyncio.Task[None] | None:
-        """Close the connection; returns the task still answering on it, if any."""
-        if self._transport is not None:
-            self._transport.close()
-        return self._task
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+from gitward.testing.kubeapi.connections import (
+    JSON,
+    TABLE,
+    Connection,
+    Request,
+    Response,
+    json_response,
+)
 
 
 class Settings:
@@ -329,25 +74,17 @@ class Router:
     def __init__(self, api: handling.Api, settings: Settings) -> None:
         self.api = api
         self.settings = settings
-        self._cache: dict[tuple[str, ...], tuple[int, bytes]] = {}
+        self.documents = documents.Documents(api.registry, settings.server_address)
 
     @property
     def registry(self) -> crds.Registry:
         return self.api.registry
 
-    def _cached(self, key: tuple[str, ...], build: Callable[[], Any]) -> bytes:
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == self.registry.generation:
-            return hit[1]
-        body = orjson.dumps(build())
-        self._cache[key] = (self.registry.generation, body)
-        return body
-
     async def __call__(self, request: Request, conn: Connection) -> Response | None:
         request.user = self.settings.policy.identify(request.headers.get("authorization", ""))
         segments = [unquote(s) for s in request.path.split("/") if s]
         if not segments:
-            return json_response(200, {"paths": sorted(self._paths())})
+            return json_response(200, {"paths": sorted(self.documents.paths())})
         head = segments[0]
         if head == "openapi" or (
             head in ("api", "apis") and len(segments) <= (2 if head == "api" else 3)
@@ -360,16 +97,16 @@ class Router:
         if head == "version" and len(segments) == 1:
             return json_response(200, discovery.VERSION_INFO)
         if head == "openapi":
-            return self._openapi(request, segments[1:])
+            return self.documents.openapi(request, segments[1:])
         if head == "api":
             if len(segments) == 1:
-                return self._discovery_root(request, core=True)
+                return self.documents.root(request, core=True)
             if segments[1] != "v1":
                 raise validating.resource_missing()
             return await self._group_version(request, conn, "", "v1", segments[2:])
         if head == "apis":
             if len(segments) == 1:
-                return self._discovery_root(request, core=False)
+                return self.documents.root(request, core=False)
             group = segments[1]
             if len(segments) == 2:
                 doc = discovery.api_group(self.registry, group)
@@ -379,95 +116,11 @@ class Router:
             return await self._group_version(request, conn, group, segments[2], segments[3:])
         raise validating.resource_missing()
 
-    def _paths(self) -> list[str]:
-        paths = [
-            "/api",
-            "/api/v1",
-            "/apis",
-            "/healthz",
-            "/livez",
-            "/readyz",
-            "/version",
-            "/openapi/v2",
-            "/openapi/v3",
-        ]
-        for group, version in discovery.group_versions(self.registry):
-            if group:
-                paths += [f"/apis/{group}", f"/apis/{group}/{version}"]
-        return sorted(set(paths))
-
-    def _discovery_root(self, request: Request, *, core: bool) -> Response:
-        accept = request.headers.get("accept", "")
-        for media, api_version in (
-            (discovery.AGGREGATED_V2, "apidiscovery.k8s.io/v2"),
-            (discovery.AGGREGATED_V2BETA1, "apidiscovery.k8s.io/v2beta1"),
-        ):
-            if _accepts(accept, media):
-                body = self._cached(
-                    ("aggregated", str(core), api_version),
-                    functools.partial(
-                        discovery.aggregated, self.registry, core=core, api_version=api_version
-                    ),
-                )
-                return Response(200, body, media, {"Vary": "Accept"})
-        if core:
-            return json_response(200, discovery.api_versions(self.settings.server_address))
-        return Response(
-            200,
-            self._cached(("groups",), lambda: discovery.api_group_list(self.registry)),
-            JSON,
-            {"Vary": "Accept"},
-        )
-
-    def _openapi(self, request: Request, rest: list[str]) -> Response:
-        served = list(self.registry.all())
-        if rest == ["v2"]:
-            accept = request.headers.get("accept", "")
-            if protobufs.OPENAPI_V2_MEDIA_TYPE in accept:
-                return Response(
-                    200, protobufs.openapi_v2_document(), protobufs.OPENAPI_V2_RESPONSE_TYPE
-                )
-            return Response(
-                200, self._cached(("openapi", "v2"), lambda: schemas.openapi_v2(served))
-            )
-        if rest == ["v3"]:
-            return Response(
-                200, self._cached(("openapi", "v3"), lambda: schemas.openapi_v3_index(served))
-            )
-        if len(rest) >= 2 and rest[0] == "v3":
-            path = "/".join(rest[1:])
-            if path == "api/v1":
-                group_version = "v1"
-            elif rest[1] == "apis" and len(rest) == 4:
-                group_version = f"{rest[2]}/{rest[3]}"
-            else:
-                raise validating.resource_missing()
-            of_gv = [t for t in served if t.group_version == group_version]
-            if not of_gv:
-                raise validating.resource_missing()
-            body = self._cached(
-                ("openapi", "v3", group_version),
-                lambda: schemas.openapi_v3_group_version(group_version, of_gv),
-            )
-            return Response(
-                200,
-                body,
-                JSON,
-                {"Cache-Control": "public, immutable"} if request.param("hash") else {},
-            )
-        raise validating.resource_missing()
-
     async def _group_version(
         self, request: Request, conn: Connection, group: str, version: str, rest: list[str]
     ) -> Response | None:
         if not rest:
-            body = self._cached(
-                ("resources", group, version),
-                lambda: discovery.api_resource_list(self.registry, group, version),
-            )
-            if body == b"null":
-                raise validating.resource_missing()
-            return Response(200, body)
+            return self.documents.resources(group, version)
         watch_path = False
         if rest[0] == "watch":
             watch_path = True
@@ -583,7 +236,7 @@ class Router:
             if name:
                 obj = self.api.get(rtype, namespace, name)
                 if subresource == "scale":
-                    return json_response(200, _scale_of(rtype, obj))
+                    return json_response(200, subresources.scale_of(rtype, obj))
                 return self._object_response(request, rtype, 200, obj)
             return self._list(request, rtype, namespace)
         if method == "POST":
@@ -596,11 +249,16 @@ class Router:
             opts = self._write_options(request, warnings)
             if subresource == "scale":
                 body = decoding.decode_body(request.body, request.content_type)
-                return json_response(200, self._put_scale(rtype, namespace, name, body, opts))
+                return json_response(
+                    200, subresources.put_scale(self.api, rtype, namespace, name, body, opts)
+                )
             if subresource == "finalize":
                 body = decoding.decode_body(request.body, request.content_type)
                 return self._object_response(
-                    request, rtype, 200, self._finalize(namespace or name, body, opts)
+                    request,
+                    rtype,
+                    200,
+                    subresources.finalize(self.api, namespace or name, body, opts),
                 )
             body = decoding.decode_body(request.body, request.content_type)
             updated = self.api.update(rtype, namespace, name, body, opts, subresource)
@@ -608,7 +266,9 @@ class Router:
         if method == "PATCH" and name:
             opts = self._write_options(request, warnings)
             if subresource == "scale":
-                return json_response(200, self._patch_scale(rtype, namespace, name, request, opts))
+                return json_response(
+                    200, subresources.patch_scale(self.api, rtype, namespace, name, request, opts)
+                )
             patched, created = self.api.patch(
                 rtype, namespace, name, request.content_type, request.body, opts, subresource
             )
@@ -792,119 +452,6 @@ class Router:
         )
         conn.end_stream()
 
-    # --- subresources with their own shape ---------------------------------------
-
-    def _put_scale(
-        self,
-        rtype: types.ResourceType,
-        namespace: str,
-        name: str,
-        body: Mapping[str, Any],
-        opts: handling.WriteOptions,
-    ) -> dict[str, Any]:
-        replicas = (body.get("spec") or {}).get("replicas")
-        return self._set_replicas(
-            rtype,
-            namespace,
-            name,
-            replicas,
-            opts,
-            (body.get("metadata") or {}).get("resourceVersion"),
-        )
-
-    def _patch_scale(
-        self,
-        rtype: types.ResourceType,
-        namespace: str,
-        name: str,
-        request: Request,
-        opts: handling.WriteOptions,
-    ) -> dict[str, Any]:
-        current = _scale_of(rtype, self.api.get(rtype, namespace, name))
-        try:
-            patch = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise validating.bad_request(f"error decoding patch: {exc}") from exc
-        if request.content_type == handling.JSON_PATCH and isinstance(patch, list):
-            patched = patching.json_patch(storing.copy(current), patch)
-        elif isinstance(patch, dict):
-            patched = patching.merge_patch(storing.copy(current), patch)
-        else:
-            raise validating.bad_request("patch body must be a JSON object")
-        return self._set_replicas(
-            rtype, namespace, name, (patched.get("spec") or {}).get("replicas"), opts, None
-        )
-
-    def _set_replicas(
-        self,
-        rtype: types.ResourceType,
-        namespace: str,
-        name: str,
-        replicas: Any,
-        opts: handling.WriteOptions,
-        rv: str | None,
-    ) -> dict[str, Any]:
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise validating.invalid(
-                rtype,
-                name,
-                [
-                    validating.Cause(
-                        "FieldValueInvalid",
-                        "spec.replicas",
-                        f"Invalid value: {replicas}: must be greater than or equal to 0",
-                    )
-                ],
-            )
-        obj = storing.copy(self.api.get(rtype, namespace, name))
-        if rv and rv != obj["metadata"]["resourceVersion"]:
-            raise validating.modified_conflict(rtype, name)
-        obj.setdefault("spec", {})["replicas"] = replicas
-        obj["metadata"].pop("resourceVersion", None)
-        updated = self.api.update(rtype, namespace, name, obj, opts, "")
-        return _scale_of(rtype, updated)
-
-    def _finalize(
-        self, name: str, body: Mapping[str, Any], opts: handling.WriteOptions
-    ) -> dict[str, Any]:
-        ns_type = self.registry.lookup("", "v1", "namespaces")
-        assert ns_type is not None
-        obj = storing.copy(self.api.get(ns_type, "", name))
-        obj.setdefault("spec", {})["finalizers"] = list(
-            (body.get("spec") or {}).get("finalizers") or []
-        )
-        return deleting.finalize_namespace(self.api, obj, opts)
-
-
-def _scale_of(rtype: types.ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
-    meta = obj["metadata"]
-    selector = (obj.get("spec") or {}).get("selector") or {}
-    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: meta[k]
-            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if k in meta
-        },
-        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
-        "status": {
-            "replicas": (obj.get("status") or {}).get("replicas", 0),
-            "selector": ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items())),
-        },
-    }
-
-
-def _accepts(accept: str, media: str) -> bool:
-    wanted = {p.strip() for p in media.split(";")}
-    for part in accept.split(","):
-        params = {p.strip() for p in part.split(";")} - {""}
-        params = {p for p in params if not p.startswith("q=")}
-        if params == wanted:
-            return True
-    return False
-
 
 def _dry_run(request: Request) -> bool:
     values = request.query.get("dryRun") or []
@@ -931,21 +478,3 @@ def _delete_options(request: Request) -> dict[str, Any]:
     if request.param("orphanDependents"):
         options["orphanDependents"] = request.flag("orphanDependents")
     return options
-
-
-async def start(
-    router: Router,
-    host: str,
-    port: int,
-    ssl_context: ssl.SSLContext | None,
-    connections: set[Connection],
-) -> asyncio.Server:
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: Connection(router, connections),
-        host=host,
-        port=port,
-        ssl=ssl_context,
-        reuse_address=True,
-        backlog=4096,
-    )
