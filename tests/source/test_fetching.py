@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gitward import errors
-from gitward.source import base, credentials
+from gitward.source import base, credentials, fetching
 
 from .conftest import cache_files
 from .gitservers import (
@@ -249,6 +249,29 @@ async def test_trickling_server_is_killed_at_the_deadline(tmp_path: Path) -> Non
     finally:
         trickling.stop()
     # libgit2's per-read timeout never fires here: only the kill ends it.
+    assert 1.0 <= time.monotonic() - started < 3.5
+
+
+async def test_one_shot_fetches_fork_from_the_process_and_are_killed_at_the_deadline(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetching, "_fork_here", False)  # restored after the test
+    fetching.fork_from_here()
+    sha = upstream.commit({"app/a.yaml": "a: 1\n"}, "first")
+    sources = base.Sources(tmp_path / "cache")
+    repo = base.RepoSpec(upstream.url)
+    await sources.fetch(repo)
+    assert (await sources.resolve(repo, "main")).sha == sha
+    assert sources.tree(repo, sha).read("app/a.yaml") == b"a: 1\n"
+
+    trickling = TricklingServer(interval=0.1)
+    slow = base.RepoSpec(f"git://127.0.0.1:{trickling.port}/repo.git", timeout=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.SourceUnavailable, match=r"timed out after 1\.0s"):
+            await sources.fetch(slow)
+    finally:
+        trickling.stop()
     assert 1.0 <= time.monotonic() - started < 3.5
 
 

@@ -127,8 +127,7 @@ def render(
     ``sync``; kinds the target does not serve too when the target is reachable
     (declared in --config, or --kubeconfig given).
     """
-    # The fork server git fetches run from starts while the engine is imported.
-    starting.fetch_server()
+    starting.one_shot()
     from gitward.engine import projecting, reconciling, reports
 
     app = _load(app_file)
@@ -161,7 +160,7 @@ def diff(
 
     Objects another tool applied exactly as Git declares them, which the next
     sync only adopts (tracking stamped), do not count as out of sync."""
-    starting.fetch_server()
+    starting.one_shot()
     from gitward.engine import projecting, reconciling
 
     app = _load(app_file)
@@ -210,7 +209,7 @@ def sync(
         message = f"unknown output {output!r} (text, wide, json or yaml)"
         _err.print(f"[red]error:[/] {message}", markup=True)
         raise typer.Exit(EXIT_INPUT)
-    starting.fetch_server()
+    starting.one_shot()
     from gitward.engine import reconciling
 
     app = _load(app_file)

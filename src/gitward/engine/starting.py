@@ -1,10 +1,12 @@
-"""What a one-shot command starts first, so it is ready when the command needs it.
+"""What a one-shot command sets up before it runs the engine.
 
-``gitward render|diff|sync`` fetch Git in a child process forked from a fork
-server (:mod:`gitward.source.fetching`). Starting that server (a Python
-start-up and pygit2's import, ~0.2 s) before the command imports the rest of
-the engine lets the two run at the same time instead of one after the other.
-The agent needs none of this: its fork server starts once and stays.
+``gitward render|diff|sync`` fetch Git in a child process
+(:mod:`gitward.source.fetching`). A one-shot command fetches once or twice,
+so its fetch processes are forked from the command itself rather than from a
+fork server: the server and multiprocessing's resource tracker would cost two
+more Python start-ups (~0.15 CPU-seconds) on the machine's cores while the
+command imports the engine. The agent needs none of this: its fork server
+starts once and stays.
 """
 
 from __future__ import annotations
@@ -12,6 +14,6 @@ from __future__ import annotations
 from gitward.source import fetching
 
 
-def fetch_server() -> None:
-    """Start the fork server git fetches run from; returns without waiting for it."""
-    fetching.start_server()
+def one_shot() -> None:
+    """Fetch processes of this process fork from it (no fork server)."""
+    fetching.fork_from_here()
