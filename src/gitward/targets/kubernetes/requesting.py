@@ -13,6 +13,7 @@ applied, a PruneError for the object being deleted).
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,6 +97,12 @@ class Api:
     def __init__(self, http: httpx2.AsyncClient, server: str) -> None:
         self._http = http
         self.server = server
+        # httpx2 joins a relative path to the base URL and merges ``params``
+        # by parsing and rebuilding the URL several times (~0.15 ms a
+        # request, as much as the rest of the request's client work); the
+        # absolute URL is built here, the way httpx2 would: the base URL's
+        # path, ending in one ``/``, then the path without its leading ``/``.
+        self._base = str(http.base_url).rstrip("/") + "/"
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -122,10 +129,11 @@ class Api:
         if body is not None:
             content = json.dumps(body).encode()
             headers["Content-Type"] = content_type
+        url = self._base + path.lstrip("/")
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
         try:
-            response = await self._http.request(
-                method, path, params=dict(params or {}), content=content, headers=headers
-            )
+            response = await self._http.request(method, url, content=content, headers=headers)
         except httpx2.TransportError as exc:
             raise _unavailable(self.server, what, exc) from exc
         decoded = _decode(response)
