@@ -90,6 +90,22 @@ def test_a_broken_set_file_keeps_the_set_and_its_applications(tmp_path: Path) ->
     assert list(again.apps) == ["web-a"]
 
 
+def test_a_new_root_commit_parses_only_the_files_it_changed(tmp_path: Path) -> None:
+    first = catalog.load(_root(tmp_path, {"a.yaml": APP % "a", "b.yaml": APP % "b"}), "apps")
+    tree = _root(
+        tmp_path / "next", {"a.yaml": APP % "a", "b.yaml": (APP % "b") + "  suspend: true\n"}
+    )
+    again = catalog.load(tree, "apps", first)
+    assert again.apps["a"].app is first.apps["a"].app  # the same file: not parsed again
+    assert again.apps["b"].app.spec.suspend and not first.apps["b"].app.spec.suspend
+    broken = catalog.load(
+        _root(tmp_path / "third", {"a.yaml": "kind: [", "b.yaml": APP % "b"}), "apps", again
+    )
+    assert broken.problems and "a.yaml" in broken.problems[0]
+    assert broken.apps["a"] == again.apps["a"]  # kept from the last good read
+    assert "apps/a.yaml" not in broken.parsed
+
+
 def test_a_generated_name_never_replaces_a_declared_application(tmp_path: Path) -> None:
     tree = _root(tmp_path, {"web.yaml": APPSET, "db.yaml": APP % "web-a"})
     expanded = catalog.expand(catalog.load(tree, "apps"), _targets(a="staging"))

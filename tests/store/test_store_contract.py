@@ -52,6 +52,24 @@ async def test_save_status_replaces_and_stamps_updated_at(backend: Backend) -> N
     assert len(await store.list_status()) == 1
 
 
+async def test_save_statuses_saves_all_in_one_go_or_none(backend: Backend) -> None:
+    clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    store = await backend.open(clock=clock)
+    await store.save_status(records.app("a-web"))
+    batch = [
+        replace(records.app(name), sync=status.SyncStatus.SYNCED, updated_at=None)
+        for name in ("a-web", "b-api", "c-web")
+    ]
+    await store.save_statuses(batch)
+    assert await store.list_status() == [replace(app, updated_at=clock.now) for app in batch]
+    with pytest.raises(errors.InputError) as caught:
+        await store.save_statuses([records.app("d-web"), replace(records.app(), name="")])
+    assert caught.value.reason == "InvalidRecord"
+    assert await store.get_status("d-web") is None
+    await store.save_statuses([])
+    assert len(await store.list_status()) == 3
+
+
 async def test_list_status_filters_and_orders_by_name(store: Any) -> None:
     await store.save_status(records.app("b-api", project="payments", labels={"team": "api"}))
     await store.save_status(
@@ -531,7 +549,7 @@ def test_implementations_have_the_protocol_signatures(implementation: type) -> N
     methods = [
         name for name, value in vars(base.Store).items() if inspect.iscoroutinefunction(value)
     ]
-    assert len(methods) == 19
+    assert len(methods) == 20
     for name in methods:
         wanted = inspect.signature(getattr(base.Store, name))
         found = inspect.signature(getattr(implementation, name))

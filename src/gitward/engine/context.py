@@ -108,6 +108,18 @@ class Context:
         self.store_health.succeeded()
         self._changed(state.name)
 
+    async def save_all(self, saved: Sequence[states.AppState]) -> None:
+        """Save many statuses in one transaction; a store error is recorded and raised."""
+        now = self.clock()
+        try:
+            await self.store.save_statuses([persisting.record(s, now) for s in saved])
+        except store_base.StoreUnavailable as exc:
+            self.store_health.failed(exc, f"saving {len(saved)} statuses")
+            raise
+        self.store_health.succeeded()
+        for state in saved:
+            self._changed(state.name)
+
     async def event(
         self, app: str, type_: str, reason: str, message: str, revision: str = ""
     ) -> None:

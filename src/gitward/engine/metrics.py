@@ -84,6 +84,12 @@ class Metrics:
             ["app", "result"],
             registry=self.registry,
         )
+        self.untouched_advances_total = Counter(
+            "gitward_untouched_advances_total",
+            "Applications advanced to a new commit without a render: the commit"
+            " changed nothing they render from.",
+            registry=self.registry,
+        )
         self.drift_events_total = Counter(
             "gitward_drift_events_total",
             "Drift detected on a live object, or corrected by self-heal.",
@@ -190,6 +196,9 @@ class Metrics:
 
     def drift(self, app: str, kind: DriftKind | str) -> None:
         self.drift_events_total.labels(app=app, kind=DriftKind(kind).value).inc()
+
+    def untouched(self, count: int) -> None:
+        self.untouched_advances_total.inc(count)
 
     def apply_requests(self, ok: int, failed: int = 0) -> None:
         """Count apply/prune requests by outcome (one sync sends many)."""

@@ -54,6 +54,10 @@ class WorkQueue:
     def __len__(self) -> int:
         return len(self._due)
 
+    def __contains__(self, app: object) -> bool:
+        """Whether ``app`` is queued or being reconciled."""
+        return app in self._due or app in self._processing
+
     @property
     def processing(self) -> frozenset[str]:
         return frozenset(self._processing)

@@ -25,6 +25,22 @@ PINNED = "Pinned"  # rollback --to: held at a revision, automated sync paused
 TARGET_REACHABLE = "TargetReachable"  # False while the destination does not answer
 
 
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What an Application's last full reconcile rendered from, so a later
+    commit that changes none of it can advance it without a render
+    (``engine.untouched``). Held in memory only: after a restart the first
+    commit renders every Application again."""
+
+    revision: str  # the commit rendered
+    paths: tuple[str, ...]  # the repository paths the render read (Rendered.input_paths)
+    # The spec, Project and settings it was rendered with, compared by
+    # identity (spec, settings) or equality (Project): any change means a render.
+    app: applications.Application
+    project: applications.Project | None
+    settings: object
+
+
 @dataclass(slots=True)
 class AppState:
     app: applications.Application
@@ -48,6 +64,7 @@ class AppState:
     failures: int = 0  # consecutive failed syncs, for retry backoff
     failed_revision: str = ""
     input_digest: str = ""  # of the last render, for "nothing changed" shortcuts
+    basis: Basis | None = None  # what the last full reconcile rendered from
     managed_keys: frozenset[resources.ResourceKey] = frozenset()
     out_of_sync: frozenset[resources.ResourceKey] = frozenset()
     suspended: bool = False  # set by a person (API/CLI); spec.suspend also suspends

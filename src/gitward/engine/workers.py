@@ -42,6 +42,7 @@ from gitward.engine import (
     reconciling,
     recovery,
     states,
+    untouched,
 )
 from gitward.model import operations, plans, resources, status
 from gitward.store import base as store_base
@@ -218,11 +219,15 @@ class Workers:
         running = ctx.running.get(state.name)
         if running is not None:
             ctx.running[state.name] = (running[0], desired.revision.sha)
+        rendered_from = untouched.basis(
+            ctx, app, desired.revision.sha, desired.rendered.input_paths
+        )
         if _unchanged_inputs(state, desired, reasons):
             # A commit elsewhere in the repository: the render's inputs are
             # byte-for-byte those already applied, so the desired state is
             # too. Live drift is seen by the watches and the resync interval.
             state.synced_revision = desired.revision.sha
+            state.basis = rendered_from
             await ctx.save(state)
             return
         try:
@@ -233,6 +238,7 @@ class Workers:
         await conditions.target_reached(ctx, state, now)
         state.message = ""  # a failure's or a wait's message is over once a plan is made
         state.input_digest = desired.rendered.input_digest
+        state.basis = rendered_from
         state.managed_keys = frozenset(
             c.key for c in plan.changes if c.desired is not None and not c.hook
         )

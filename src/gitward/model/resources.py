@@ -137,3 +137,8 @@ class Rendered:
     # equal digests mean an equal render, which is what the cache keys on.
     input_digest: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # The repository paths (files or directories, the Application's path
+    # first) the render read, when they are known to be all it read: a commit
+    # that changes none of them renders the same objects. None when unknown
+    # (a symlink on the way, a remote base, another tool's renderer).
+    input_paths: tuple[str, ...] | None = None

@@ -179,6 +179,13 @@ class Renderer(Protocol):
         """
         ...
 
+    # Optional, not part of the Protocol: ``confined(request) -> bool``, True
+    # when the render reads nothing but the repository paths ``inputs`` lists
+    # (and the Application's path): no network, no other file. Only then does
+    # ``Rendered.input_paths`` name them, and the agent lets a commit that
+    # changes none of them advance the Application without a render. A
+    # renderer without it is never vouched for.
+
     def render(self, request: RenderRequest) -> resources.Rendered:
         """Render: the manifests, in a stable order, and warnings (skipped
         files...). ``input_digest`` is left empty: ``render.rendering`` fills

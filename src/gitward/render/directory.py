@@ -229,6 +229,9 @@ class DirectoryRenderer:
     def detect(self, tree: base.Tree, path: str) -> bool:
         return True  # the fallback: whatever is not Helm or Kustomize
 
+    def confined(self, request: base.RenderRequest) -> bool:
+        return True  # reads the files under its path, nothing else
+
     def inputs(self, request: base.RenderRequest) -> Sequence[str]:
         root = _app_directory(request)
         options = Options.parse(request.options, f"application {request.app}")

@@ -257,6 +257,9 @@ class HelmRenderer:
         root = paths.normalize(path, what="application path")
         return tree.kind(f"{root}/Chart.yaml" if root else "Chart.yaml") is not None
 
+    def confined(self, request: base.RenderRequest) -> bool:
+        return True  # the chart, its file:// dependencies and value files; no network
+
     def inputs(self, request: base.RenderRequest) -> Sequence[str]:
         options = Options.parse(request.options, f"application {request.app}")
         chart = _inspect(request, options)

@@ -178,6 +178,9 @@ class JsonnetRenderer:
             for entry in tree.list(root)
         )
 
+    def confined(self, request: base.RenderRequest) -> bool:
+        return True  # imports are confined to the repository and listed in inputs
+
     def inputs(self, request: base.RenderRequest) -> Sequence[str]:
         root = _root(request)
         options = Options.parse(request.options, f"application {request.app}")

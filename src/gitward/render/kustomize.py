@@ -371,6 +371,12 @@ class KustomizeRenderer:
     def detect(self, tree: base.Tree, path: str) -> bool:
         return find_kustomization(tree, paths.normalize(path, what="application path")) is not None
 
+    def confined(self, request: base.RenderRequest) -> bool:
+        """Whether the build reads only the repository: a remote base it fetches
+        can change without a commit here."""
+        options = Options.parse(request.options, f"application {request.app}")
+        return not options.allow_remote_bases
+
     def inputs(self, request: base.RenderRequest) -> Sequence[str]:
         options = Options.parse(request.options, f"application {request.app}")
         return _scan(request, options).files

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import orjson
 
 from gitward import errors
 from gitward.model import resources
-from gitward.render import base, caching, detection, hostfiles, sops, substituting, validating
+from gitward.render import (
+    base,
+    caching,
+    detection,
+    directory,
+    hostfiles,
+    paths,
+    sops,
+    substituting,
+    validating,
+)
 
 Transform = Callable[[base.RenderRequest, resources.Rendered], resources.Rendered]
 """A post-render step (decrypt, substitute): takes and returns a render."""
@@ -100,12 +110,49 @@ def render(
         rendered, size = _finish(request, renderer.render(request))
         return (
             resources.Rendered(
-                manifests=rendered.manifests, input_digest=key, warnings=rendered.warnings
+                manifests=rendered.manifests,
+                input_digest=key,
+                warnings=rendered.warnings,
+                input_paths=read_paths(renderer, request, inputs),
             ),
             size,
         )
 
     return store.get_or_render(key, produce)
+
+
+def read_paths(
+    renderer: base.Renderer, request: base.RenderRequest, inputs: Sequence[str]
+) -> tuple[str, ...] | None:
+    """What ``Rendered.input_paths`` says: the Application's path and the
+    renderer's inputs, or None when they cannot be vouched for: the renderer
+    does not declare itself ``confined`` to them, or a symlink lies on the way
+    to one of them or below one (a change to its target shows under another
+    path than the one read)."""
+    confined = getattr(renderer, "confined", None)
+    if confined is None or not confined(request):
+        return None
+    tree = request.tree
+    found = tuple(
+        dict.fromkeys(
+            paths.normalize(path, what="render input") for path in (request.path, *inputs)
+        )
+    )
+    if "" in found:
+        return found  # the whole repository: every commit touches it
+    looked: set[str] = set()
+    for path in found:
+        parts = path.split("/")
+        for end in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:end])
+            if prefix in looked:
+                continue
+            looked.add(prefix)
+            if tree.kind(prefix) == base.EntryKind.SYMLINK:
+                return None
+        if tree.kind(path) == base.EntryKind.DIRECTORY and directory.symlinks_under(tree, path):
+            return None
+    return found
 
 
 def combine(app: str, renders: list[resources.Rendered]) -> resources.Rendered:

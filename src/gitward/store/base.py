@@ -23,7 +23,7 @@ these by shape (field names and types); the contract tests check they agree.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -303,6 +303,10 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def save_status(self, app: AppRecord) -> None: ...
+
+    async def save_statuses(self, apps: Sequence[AppRecord]) -> None:
+        """Many statuses in one transaction: all saved, or none."""
+        ...
 
     async def get_status(self, name: str) -> AppRecord | None: ...
 

@@ -14,8 +14,11 @@ from gitward.store import base
 _RUNNING = operations.OperationPhase.RUNNING.value
 
 
-def upsert(conn: sa.Connection, model: Any, values: dict[str, Any], key: str) -> None:
-    """Insert ``values`` into ``model``'s table, or update the row with the same ``key``."""
+def upsert(
+    conn: sa.Connection, model: Any, values: dict[str, Any] | list[dict[str, Any]], key: str
+) -> None:
+    """Insert ``values`` (one row or many) into ``model``'s table, or update the
+    row with the same ``key``."""
     conn.execute(upsert_statement(conn.dialect.name, model, key), values)
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -239,20 +239,30 @@ class SqlStore(
         """Insert or replace the status of ``app.name``."""
         if not app.name:
             raise base.InvalidRecord("an Application status needs a name")
+        values = self._status_values(app)
+        await self._run(f"saving status of app {app.name}", self._save_status_sync, [values])
+
+    async def save_statuses(self, apps: Sequence[base.AppRecord]) -> None:
+        """Insert or replace many statuses in one transaction (all or none)."""
+        if any(not app.name for app in apps):
+            raise base.InvalidRecord("an Application status needs a name")
+        values = [self._status_values(app) for app in apps]
+        if values:
+            await self._run(f"saving {len(values)} statuses", self._save_status_sync, values)
+
+    def _status_values(self, app: base.AppRecord) -> dict[str, Any]:
         if app.updated_at is None:
             app = replace(app, updated_at=self._clock())
-        document = serialising.app_to_dict(app)
-        values = {
+        return {
             "name": app.name,
             "project": app.project,
             "sync": app.sync.value,
             "health": app.health.status.value,
             "updated_at": serialising.utc(app.updated_at or self._clock(), "updated_at"),
-            "document": document,
+            "document": serialising.app_to_dict(app),
         }
-        await self._run(f"saving status of app {app.name}", self._save_status_sync, values)
 
-    def _save_status_sync(self, values: dict[str, Any]) -> None:
+    def _save_status_sync(self, values: list[dict[str, Any]]) -> None:
         with self._begin() as conn:
             statements.upsert(conn, schema.AppRow, values, "name")
 

@@ -140,6 +140,21 @@ class MemoryStore:
         await self._enter(f"saving status of app {app.name}")
         self._apps[app.name] = app
 
+    async def save_statuses(self, apps: Any) -> None:
+        saved = []
+        for app in apps:
+            if not app.name:
+                raise InvalidRecord("an Application status needs a name")
+            _check_datetimes(app, f"status of app {app.name}")
+            saved.append(
+                app
+                if app.updated_at is not None
+                else dataclasses.replace(app, updated_at=self._clock())
+            )
+        await self._enter(f"saving {len(saved)} statuses")
+        for app in saved:
+            self._apps[app.name] = app
+
     async def get_status(self, name: str) -> Any:
         await self._enter(f"reading status of app {name}")
         return self._apps.get(name)

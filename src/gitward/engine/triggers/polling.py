@@ -17,7 +17,7 @@ import asyncio
 
 from gitward import errors
 from gitward.config import applications
-from gitward.engine import context, sourcing, states
+from gitward.engine import context, sourcing, states, untouched
 from gitward.engine.triggers import revisions
 from gitward.store import base as store_base
 
@@ -59,10 +59,14 @@ class Pollers:
             problem = "" if fetched is not None and not fetched.stale else "fetch failed"
             if fetched is not None and fetched.stale:
                 problem = fetched.error
+            moved = untouched.Pass(ctx, url)
             for state in users:
                 await self._note_source(state, problem)
-                if await revisions.ref_moved(ctx, state, resolved):
+                if await revisions.ref_moved(ctx, state, resolved) and not await moved.advanced(
+                    state, resolved
+                ):
                     ctx.queue.add(state.name, "new commit (poll)")
+            await moved.finish()
 
     async def _poll_charts(self, url: str) -> None:
         ctx = self._ctx

@@ -4,7 +4,7 @@ first). A push to the root repository wakes the root trigger."""
 
 from __future__ import annotations
 
-from gitward.engine import context, sourcing, states
+from gitward.engine import context, sourcing, states, untouched
 from gitward.engine.triggers import revisions
 from gitward.source import webhooks
 
@@ -26,10 +26,14 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
     for url, affected in by_url.items():
         await revisions.fetch(ctx, url)
         resolved: dict[tuple[str, str], str] = {}
+        moved = untouched.Pass(ctx, url)
         for state in affected:
             if state.name in queued:
                 continue
-            if await revisions.ref_moved(ctx, state, resolved):
+            if await revisions.ref_moved(ctx, state, resolved) and not await moved.advanced(
+                state, resolved
+            ):
                 ctx.queue.add(state.name, f"webhook push {event.after[:12]}")
                 queued.append(state.name)
+        await moved.finish()
     return queued

@@ -104,8 +104,20 @@ class Root:
     async def apply(self, loaded: catalog.Catalog) -> None:
         """Make ``loaded`` the catalog: add, update and remove Applications."""
         ctx = self._ctx
+        before = ctx.catalog.projects if ctx.catalog is not None else None
         # Before anything is queued: workers read Projects from it.
         ctx.catalog = loaded
+        # A Project that changed is reconciled against by each of its
+        # Applications (a commit elsewhere does not re-plan them: engine.untouched).
+        changed = (
+            set()
+            if before is None
+            else {
+                name
+                for name in before.keys() | loaded.projects.keys()
+                if before.get(name) != loaded.projects.get(name)
+            }
+        )
         for problem in loaded.problems:
             await ctx.event("", "Warning", "InvalidSpec", problem)
         added: list[tuple[str, str, str, str]] = []
@@ -126,6 +138,8 @@ class Root:
             elif state.app != declared.app:
                 state.app, state.file, state.owner = declared.app, declared.file, declared.owner
                 ctx.queue.add(name, "definition changed")
+            elif declared.app.metadata.project in changed:
+                ctx.queue.add(name, "project changed")
             self._on_declared(declared.app)
         # Every new Application's Added event handed to the store at once, then
         # each is queued, so its log starts with Added. (Writing each event and
