@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gitward.config import settings as config_settings
@@ -153,3 +154,50 @@ async def test_a_dependency_wait_message_clears_once_ready(
     top = agent.apps["top"]
     assert top.message == ""
     assert top.conditions["DependenciesReady"].status
+
+
+INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: front}
+spec:
+  defaultBackend: {service: {name: front, port: {number: 80}}}
+"""
+
+
+async def test_a_status_event_is_assessed_as_the_watch_carried_it_without_a_read(
+    git: Git, cluster: Any, agent: loop.Agent
+) -> None:
+    git.commit(
+        "an ingress",
+        {
+            "apps/front.yaml": APP.format(name="front", url=git.url, extra=""),
+            "front/ingress.yaml": INGRESS,
+        },
+    )
+
+    def health() -> str:
+        state = agent.apps.get("front")
+        if state is None or not state.managed_keys:
+            return ""
+        return state.health.status.value
+
+    # No ingress controller runs here: the Ingress waits for an address.
+    await eventually(lambda: health() == "Progressing", "the new ingress assessed")
+    await asyncio.sleep(0.5)  # the sync's follow-up settles
+    before = cluster.requests.snapshot()
+    # The ingress controller publishes an address: only its status moves.
+    headers = {"Content-Type": "application/merge-patch+json"}
+    if cluster.token:
+        headers["Authorization"] = f"Bearer {cluster.token}"
+    async with httpx.AsyncClient(base_url=cluster.url, verify=False) as http:  # noqa: S501
+        given = await http.patch(
+            "/apis/networking.k8s.io/v1/namespaces/st/ingresses/front/status",
+            json={"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}},
+            headers=headers,
+        )
+    assert given.status_code == 200, given.text
+    await eventually(lambda: health() == "Healthy", "the ingress assessed Healthy")
+    after = cluster.requests.snapshot()
+    assert after.get("get", 0) == before.get("get", 0)  # the watch event was enough
+    assert after.get("patch", 0) == before.get("patch", 0) + 1  # only the address

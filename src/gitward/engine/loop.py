@@ -160,6 +160,7 @@ class Agent:
             ctx,
             on_write=self._watches.remember,
             on_planned=self._watches.ensure,
+            watched=self._watches.latest,
             gate=self.gate,
             monitor=self.reachability,
         )

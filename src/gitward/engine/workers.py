@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import structlog
@@ -65,16 +65,23 @@ class Workers:
         *,
         on_write: attempts.OnWrite,
         on_planned: Callable[[states.AppState], None],
+        watched: Callable[
+            [Collection[resources.ResourceKey]], Mapping[resources.ResourceKey, Mapping[str, Any]]
+        ]
+        | None = None,
         gate: gating.Gate | None = None,
         monitor: reachability.Monitor | None = None,
     ) -> None:
         """``on_write(key, live)`` sees every object the sync writes, and
         ``on_planned(state)`` every Application whose managed objects are
-        (re)computed (the watches follow them). ``gate`` holds rollouts back;
+        (re)computed (the watches follow them). ``watched(keys)`` hands over
+        the objects as the watch events that queued a health refresh carried
+        them (assessed without a read). ``gate`` holds rollouts back;
         ``monitor`` learns what reconciles find out about their targets."""
         self._ctx = ctx
         self._on_write = on_write
         self._on_planned = on_planned
+        self._watched = watched
         self._gate = gate
         self._monitor = monitor
         self._in_flight: dict[str, int] = {}  # target -> reconciles running
@@ -200,7 +207,9 @@ class Workers:
             await ctx.save(state)
             return
         if reasons and all(r.startswith(queueing.HEALTH_REASON) for r in reasons):
-            await conditions.refresh_health(ctx, state, changed=_status_moved(state, reasons))
+            changed = _status_moved(state, reasons)
+            seen = self._watched(changed) if changed and self._watched is not None else None
+            await conditions.refresh_health(ctx, state, changed=changed, known=seen)
             await ctx.save(state)
             return
         # Only a full reconcile resets the resync clock (health refreshes do not).
@@ -366,10 +375,16 @@ def _status_moved(
     state: states.AppState, reasons: list[str]
 ) -> frozenset[resources.ResourceKey] | None:
     """The objects whose watch events queued a health refresh (each reason names
-    one); None when a reason names none (the healthTimeout timer): all are read."""
+    one); None when only the healthTimeout timer queued it: all are read.
+
+    The timer's reason rides along with any later one (an Application still
+    Progressing has one armed); it asks for nothing the named objects' refresh
+    does not do: every other object keeps the health last assessed at this
+    revision (a change to it would have sent an event), and the refresh re-arms
+    the timer while the Application is still Progressing."""
     named = {f"{queueing.HEALTH_REASON} {key}": key for key in state.managed_keys}
     keys = [named.get(reason) for reason in reasons]
-    if any(key is None for key in keys):
+    if any(key is None for key in keys) and not any(keys):
         return None
     return frozenset(key for key in keys if key is not None)
 

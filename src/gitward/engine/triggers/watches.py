@@ -12,7 +12,7 @@ managing that kind there is queued once the watch is back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import structlog
@@ -36,6 +36,9 @@ class Watches:
         self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         # Per managed object: what gitward last wrote or saw (see decisions.fingerprint).
         self._seen: dict[resources.ResourceKey, decisions.Fingerprint] = {}
+        # Objects whose status-only event queued a health refresh not yet made:
+        # the refresh assesses them as the event carried them, without a read.
+        self._latest: dict[resources.ResourceKey, Mapping[str, Any]] = {}
 
     def ensure(self, state: states.AppState) -> None:
         """Watch every kind ``state`` manages on its target (once per kind)."""
@@ -50,6 +53,15 @@ class Watches:
     def remember(self, key: resources.ResourceKey, live: Mapping[str, Any]) -> None:
         """gitward wrote ``live``: its watch event is not a change by others."""
         self._seen[key] = decisions.fingerprint(live)
+        self._latest.pop(key, None)  # what gitward wrote is newer
+
+    def latest(
+        self, keys: Collection[resources.ResourceKey]
+    ) -> dict[resources.ResourceKey, Mapping[str, Any]]:
+        """The objects as the last status event of each of ``keys`` carried them
+        (those not since written by gitward, changed by others or deleted);
+        handed over once."""
+        return {key: self._latest.pop(key) for key in keys if key in self._latest}
 
     def stop(self) -> None:
         for task in self._tasks.values():
@@ -90,6 +102,7 @@ class Watches:
         if event.key not in state.managed_keys:
             return
         queue = ctx.queue
+        self._latest.pop(event.key, None)
         if event.type is targets.WatchEventType.DELETED:
             self._seen.pop(event.key, None)
             queue.add(owner, f"live change DELETED {event.key}", delay=_DEBOUNCE)
@@ -101,6 +114,7 @@ class Watches:
             return
         if change is decisions.Change.STATUS:
             # Only status moved (a rollout progressing): refresh health, no re-plan.
+            self._latest[event.key] = event.object
             queue.add(owner, f"{queueing.HEALTH_REASON} {event.key}", delay=_DEBOUNCE)
             return
         queue.add(owner, f"live change {event.type.value} {event.key}", delay=_DEBOUNCE)
