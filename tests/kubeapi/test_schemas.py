@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gitward.testing import kubeapi
-from gitward.testing.kubeapi import catalog, schemas, types
+from gitward.testing.kubeapi import catalog, openapi, schemas, types
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
 
@@ -157,7 +157,7 @@ def _gvks(definitions: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_openapi_v2_covers_the_builtin_kinds_with_patch_extensions() -> None:
-    document = schemas.openapi_v2(catalog.BUILTIN)
+    document = openapi.openapi_v2(catalog.BUILTIN)
     assert document["swagger"] == "2.0"
     definitions = document["definitions"]
     assert set(REQUIRED_KINDS) <= _gvks(definitions)
@@ -174,7 +174,7 @@ def test_openapi_v2_covers_the_builtin_kinds_with_patch_extensions() -> None:
     assert deployment["description"].startswith("Deployment enables declarative updates")
     assert "spec" in deployment["properties"]
     # Every $ref resolves.
-    refs = schemas._refs(document)
+    refs = openapi._refs(document)
     assert all(r in definitions for r in refs)
     patch = document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
     assert patch["x-kubernetes-group-version-kind"] == {
@@ -192,22 +192,22 @@ def test_openapi_v2_covers_the_builtin_kinds_with_patch_extensions() -> None:
 
 
 def test_documents_are_built_once_per_set_of_types() -> None:
-    assert schemas.openapi_v2(catalog.BUILTIN) is schemas.openapi_v2(catalog.BUILTIN)
-    index = schemas.openapi_v3_index(catalog.BUILTIN)
-    assert schemas.openapi_v3_index(list(catalog.BUILTIN)) is index
-    with_crd = schemas.openapi_v3_index([*catalog.BUILTIN, GADGET])
+    assert openapi.openapi_v2(catalog.BUILTIN) is openapi.openapi_v2(catalog.BUILTIN)
+    index = openapi.openapi_v3_index(catalog.BUILTIN)
+    assert openapi.openapi_v3_index(list(catalog.BUILTIN)) is index
+    with_crd = openapi.openapi_v3_index([*catalog.BUILTIN, GADGET])
     assert with_crd is not index
     assert "apis/example.com/v1" in with_crd["paths"]
 
 
 def test_openapi_v3_index_and_group_versions() -> None:
-    index = schemas.openapi_v3_index([*catalog.BUILTIN, GADGET])
+    index = openapi.openapi_v3_index([*catalog.BUILTIN, GADGET])
     paths = index["paths"]
     assert {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/example.com/v1"} <= set(paths)
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
-    apps = schemas.openapi_v3_group_version("apps/v1", catalog.BUILTIN)
-    assert apps is schemas.openapi_v3_group_version("apis/apps/v1", catalog.BUILTIN)
+    apps = openapi.openapi_v3_group_version("apps/v1", catalog.BUILTIN)
+    assert apps is openapi.openapi_v3_group_version("apis/apps/v1", catalog.BUILTIN)
     assert apps["openapi"].startswith("3.")
     spec = apps["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentSpec"]
     # v3 wraps a $ref that has siblings in allOf, as kube-apiserver does.
@@ -221,7 +221,7 @@ def test_openapi_v3_index_and_group_versions() -> None:
     patch = apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
     assert any(p["name"] == "fieldValidation" and p["in"] == "query" for p in patch["parameters"])
     # JSONSchemaProps has a field named "$ref"; it must stay a property.
-    ext = schemas.openapi_v3_group_version("apiextensions.k8s.io/v1", catalog.BUILTIN)
+    ext = openapi.openapi_v3_group_version("apiextensions.k8s.io/v1", catalog.BUILTIN)
     props = ext["components"]["schemas"][
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps"
     ]["properties"]
@@ -230,7 +230,7 @@ def test_openapi_v3_index_and_group_versions() -> None:
 
 
 def test_custom_kinds_get_definitions_and_no_strategic_patch() -> None:
-    document = schemas.openapi_v3_group_version("example.com/v1", [GADGET])
+    document = openapi.openapi_v3_group_version("example.com/v1", [GADGET])
     gadget = document["components"]["schemas"]["com.example.v1.Gadget"]
     assert gadget["x-kubernetes-group-version-kind"] == [
         {"group": "example.com", "kind": "Gadget", "version": "v1"}

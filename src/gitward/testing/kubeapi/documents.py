@@ -2,7 +2,7 @@
 
 The root path list, ``/api`` and ``/apis`` (legacy or aggregated discovery by
 the Accept header), each group version's resource list, and OpenAPI v2 and v3
-(:mod:`.schemas`). Each document is built once and encoded once per
+(:mod:`.openapi`). Each document is built once and encoded once per
 generation of the served types (:class:`.crds.Registry`), so clients that
 rediscover on every start cost the server a dictionary lookup. Called by
 :class:`.serving.Router`.
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gitward.testing.kubeapi import crds, discovery, protobufs, schemas, validating
+from gitward.testing.kubeapi import crds, discovery, openapi, protobufs, validating
 from gitward.testing.kubeapi.connections import JSON, Request, Response, json_response
 
 
@@ -85,11 +85,11 @@ class Documents:
                     200, protobufs.openapi_v2_document(), protobufs.OPENAPI_V2_RESPONSE_TYPE
                 )
             return Response(
-                200, self._cached(("openapi", "v2"), lambda: schemas.openapi_v2(served))
+                200, self._cached(("openapi", "v2"), lambda: openapi.openapi_v2(served))
             )
         if rest == ["v3"]:
             return Response(
-                200, self._cached(("openapi", "v3"), lambda: schemas.openapi_v3_index(served))
+                200, self._cached(("openapi", "v3"), lambda: openapi.openapi_v3_index(served))
             )
         if len(rest) >= 2 and rest[0] == "v3":
             path = "/".join(rest[1:])
@@ -104,7 +104,7 @@ class Documents:
                 raise validating.resource_missing()
             body = self._cached(
                 ("openapi", "v3", group_version),
-                lambda: schemas.openapi_v3_group_version(group_version, of_gv),
+                lambda: openapi.openapi_v3_group_version(group_version, of_gv),
             )
             return Response(
                 200,

@@ -11,7 +11,7 @@ clients branch on the difference:
 * custom resources fail schema validation (422 Invalid with one cause per field,
   ``spec.size in body must be of type integer: "string"``).
 
-Schemas come from :mod:`.schemas` (built-in OpenAPI v3 components, or the
+Schemas come from :mod:`.openapi` (built-in OpenAPI v3 components, or the
 CRD's openAPIV3Schema). Called by :mod:`.handling` on every write.
 """
 
@@ -21,7 +21,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gitward.testing.kubeapi import schemas, types, validating
+from gitward.testing.kubeapi import openapi, types, validating
 
 Schema = Mapping[str, Any]
 
@@ -59,7 +59,7 @@ def _json_type(value: Any) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _components(group_version: str, rtype: types.ResourceType) -> tuple[Schema, str]:
-    doc = schemas.openapi_v3_group_version(group_version, [rtype])
+    doc = openapi.openapi_v3_group_version(group_version, [rtype])
     components: Schema = doc.get("components", {}).get("schemas", {})
     for name, schema in components.items():
         for gvk in schema.get("x-kubernetes-group-version-kind") or ():
