@@ -111,6 +111,37 @@ async def test_admission_is_asked_once_per_group_in_one_look_through_the_queue()
     assert len(queue) == 500
 
 
+async def test_adding_to_a_group_without_room_wakes_no_worker_until_one_is_done() -> None:
+    queue = queueing.WorkQueue()
+    for name in ("a0", "a1"):
+        queue.add(name, "declared")
+    asked: list[str] = []
+    room = {"a": False, "b": True}
+
+    def admit(app: str) -> bool:
+        asked.append(app)
+        return room[app[0]]
+
+    waiting = asyncio.create_task(queue.get(admit, group=lambda app: app[0]))
+    await asyncio.sleep(0.05)
+    looks = len(asked)
+    for i in range(2, 50):
+        queue.add(f"a{i}", "watch event")  # target a is still busy: nobody looks
+    await asyncio.sleep(0.05)
+    assert len(asked) == looks and not waiting.done()
+    queue.add("b0", "declared")  # another target: looked at, and handed out
+    got = await asyncio.wait_for(waiting, 1)
+    assert got is not None and got.app == "b0"
+
+    waiting = asyncio.create_task(queue.get(admit, group=lambda app: app[0]))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    room["a"] = True
+    queue.done("b0")  # a worker is done: room again, looked at again
+    got = await asyncio.wait_for(waiting, 1)
+    assert got is not None and got.app == "a0"
+
+
 async def test_a_not_admitted_app_due_later_is_waited_for() -> None:
     queue = queueing.WorkQueue()
     queue.add("a", "declared")

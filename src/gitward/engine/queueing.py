@@ -50,6 +50,11 @@ class WorkQueue:
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
         self._closed = False
+        # Groups the last look through the queue found no room in, and how to
+        # tell an Application's group: adding to a refused group wakes nobody
+        # (only a worker being done frees room). None: nothing is known.
+        self._refused: set[str] | None = None
+        self._group_of: Callable[[str], str] | None = None
 
     def __len__(self) -> int:
         return len(self._due)
@@ -78,6 +83,9 @@ class WorkQueue:
             return
         self._due[app] = due
         heapq.heappush(self._heap, (due, next(self._seq), app))
+        refused, group_of = self._refused, self._group_of
+        if refused is not None and group_of is not None and group_of(app) in refused:
+            return  # its group has no room: a look would find nothing new
         self._notify()
 
     def forget(self, app: str) -> None:
@@ -111,9 +119,11 @@ class WorkQueue:
                     heapq.heappop(self._heap)
                     return self._hand_out(app)
                 if wait <= 0 and admit is not None:
-                    chosen, wait = self._first_admitted(admit, group)
+                    chosen, wait, refused = self._first_admitted(admit, group)
                     if chosen is not None:
                         return self._hand_out(chosen)
+                    if group is not None:
+                        self._refused, self._group_of = refused, group
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
@@ -125,9 +135,10 @@ class WorkQueue:
 
     def _first_admitted(
         self, admit: Callable[[str], bool], group: Callable[[str], str] | None
-    ) -> tuple[str | None, float | None]:
+    ) -> tuple[str | None, float | None, set[str]]:
         """The earliest due Application ``admit`` accepts; else None and how long
-        until the earliest one not yet due (None: until something changes)."""
+        until the earliest one not yet due (None: until something changes).
+        Also the groups refused on the way."""
         now = self._clock()
         best: tuple[float, int, str] | None = None
         later: float | None = None
@@ -148,13 +159,15 @@ class WorkQueue:
                     admitted = answers[name]
                 if admitted:
                     best = entry
+        refused = {name for name, admitted in answers.items() if not admitted}
         if best is not None:
-            return best[2], None
-        return None, None if later is None else later - now
+            return best[2], None, refused
+        return None, None if later is None else later - now, refused
 
     def done(self, app: str) -> None:
         """The worker finished ``app``; re-queue it if triggered meanwhile."""
         self._processing.discard(app)
+        self._refused = None  # its group has room again
         due = self._dirty.pop(app, None)
         if due is not None:
             self._due[app] = due
@@ -163,6 +176,7 @@ class WorkQueue:
 
     def close(self) -> None:
         self._closed = True
+        self._refused = None
         self._notify()
 
     def _drop_stale(self) -> None:
