@@ -61,6 +61,35 @@ def test_engine_metrics_observe_and_forget() -> None:
         pass
 
 
+def test_unrecorded_metrics_take_every_call_the_engine_makes() -> None:
+    # What one-shot commands use: nothing scrapes them, nothing is recorded.
+    quiet = metrics.Metrics(recorded=False)
+    with pytest.raises(RuntimeError, match="still raised"), quiet.stage(metrics.Stage.PLAN):
+        raise RuntimeError("a failing stage is still raised")
+    with quiet.git_fetch("https://git.example.com/org/deploy.git"):
+        pass
+    quiet.reconciled("web", ok=True)
+    quiet.synced("web", ok=False)
+    quiet.drift("web", metrics.DriftKind.CORRECTED)
+    quiet.apply_requests(ok=3, failed=1)
+    quiet.notification("slack", "sent")
+    quiet.delivery(
+        "web",
+        deployments=2,
+        per_day=0.5,
+        lead_time=(1.0, None),
+        failure_rate=None,
+        restore=(None, 2.0),
+    )
+    quiet.target_reachable("prod", reachable=False)
+    quiet.shards({"a": 3})
+    quiet.shards({})
+    quiet.lease_renew_failed()
+    quiet.track_queue(lambda: 7)
+    quiet.forget("web")
+    assert not isinstance(quiet.registry, type(metrics.Metrics().registry))
+
+
 async def test_metrics_endpoint_of_two_agents_in_one_process(serve: ServeFactory) -> None:
     first = await serve()
     second = await serve()

@@ -93,7 +93,11 @@ def _options(
     from gitward.engine import runtimes
 
     return runtimes.RuntimeOptions(
-        config_file=config, kubeconfig=kubeconfig, context=context, cache_dir=cache_dir
+        config_file=config,
+        kubeconfig=kubeconfig,
+        context=context,
+        cache_dir=cache_dir,
+        record_metrics=False,
     )
 
 

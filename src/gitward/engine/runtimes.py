@@ -22,7 +22,6 @@ from gitward.engine import documents, metrics
 from gitward.render import sops
 from gitward.source import base as source_base
 from gitward.source import credentials as source_credentials
-from gitward.source import webhooks as source_webhooks
 from gitward.targets import base as targets
 from gitward.targets import registry as target_registry
 
@@ -40,6 +39,8 @@ class RuntimeOptions:
     context: str = ""
     cache_dir: Path | None = None
     settings: config_settings.Settings | None = None  # already loaded (agent, demo)
+    # False for a one-shot command: nobody scrapes its metrics.
+    record_metrics: bool = True
 
 
 def default_cache_dir() -> Path:
@@ -69,7 +70,7 @@ class Runtime:
         self.sources = sources
         self._charts: source_charts.Charts | None = None
         self.concurrency = 8
-        self.metrics = metrics.Metrics()
+        self.metrics = metrics.Metrics(recorded=options.record_metrics)
         self._targets: dict[str, targets.Target] = {}
         # Replicas fence every write (engine.replicas): set before the first target.
         self.wrap: Callable[[targets.Target], targets.Target] | None = None
@@ -226,6 +227,9 @@ class Runtime:
 
 
 def _same_transport(pattern: str, url: str) -> bool:
+    # Only with credentials configured: the webhooks package costs ~10 ms to import.
+    from gitward.source import webhooks as source_webhooks
+
     # An ssh key is never offered to an https URL of the same host, nor a password to ssh.
     return source_webhooks.glob_matches(pattern, url, same_transport=True)
 
