@@ -34,13 +34,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Any
 
 from gitward import errors
 from gitward.render import _sops_metadata
+
+if TYPE_CHECKING:
+    # Imported where a file is decrypted: most renders decrypt nothing.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # sha256("sops"): sops seeds the MAC with it when mac_only_encrypted is set, so
 # the two MAC flavours of one tree never coincide.
@@ -135,6 +136,8 @@ def _open(text: str, cipher: AESGCM, aad: str, where: str) -> tuple[bytes, str]:
     tag = _b64(match.group(3), "tag", where)
     if len(iv) < 8 or len(tag) != 16:
         raise errors.DecryptionError(f"{where}: the encrypted value has a malformed iv or tag")
+    from cryptography.exceptions import InvalidTag
+
     try:
         plain = cipher.decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
     except InvalidTag:
@@ -254,6 +257,8 @@ def decrypt_tree(
     source: str,
 ) -> list[dict[str, Any]]:
     """Every branch (document) decrypted, the ``sops`` key left out; MAC checked."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     hasher = hashlib.sha512()
     if metadata.rules.mac_only_encrypted:
         hasher.update(_MAC_ONLY_ENCRYPTED_SEED)
