@@ -110,32 +110,40 @@ def owned_by(managed_fields: Any, managers: Iterable[str], *, operation: str | N
     ownership an ignore rule is after.
     """
     wanted = set(managers)
-    result = Node()
     if not isinstance(managed_fields, list):
-        return result
-    for entry in managed_fields:
-        if not isinstance(entry, Mapping) or entry.get("manager") not in wanted:
-            continue
-        if operation is not None and entry.get("operation") != operation:
-            continue
-        if entry.get("fieldsType", "FieldsV1") != "FieldsV1":
-            continue
-        result.merge(parse(entry.get("fieldsV1")))
-    return result
+        return Node()
+    return _union(
+        parse(entry.get("fieldsV1"))
+        for entry in managed_fields
+        if isinstance(entry, Mapping)
+        and entry.get("manager") in wanted
+        and (operation is None or entry.get("operation") == operation)
+        and entry.get("fieldsType", "FieldsV1") == "FieldsV1"
+    )
 
 
 def owned_by_others(managed_fields: Any, manager: str, operation: str) -> Node:
     """Fields owned by any entry other than (``manager``, ``operation``)."""
-    result = Node()
     if not isinstance(managed_fields, list):
-        return result
-    for entry in managed_fields:
-        if not isinstance(entry, Mapping):
-            continue
-        if entry.get("manager") == manager and entry.get("operation") == operation:
-            continue
-        result.merge(parse(entry.get("fieldsV1")))
-    return result
+        return Node()
+    return _union(
+        parse(entry.get("fieldsV1"))
+        for entry in managed_fields
+        if isinstance(entry, Mapping)
+        and not (entry.get("manager") == manager and entry.get("operation") == operation)
+    )
+
+
+def _union(trees: Iterable[Node]) -> Node:
+    """One tree owning what any of ``trees`` owns; a lone tree is returned as
+    it is (each was just parsed, so nothing else holds it), not copied."""
+    result: Node | None = None
+    for tree in trees:
+        if result is None:
+            result = tree
+        else:
+            result.merge(tree)
+    return result if result is not None else Node()
 
 
 # List-map keys the API server defaults when a manifest leaves them out: the
