@@ -190,3 +190,40 @@ async def test_inputs_that_cannot_be_attributed_mean_a_full_reconcile(
         "the linked file's change applied",
     )
     await eventually(lambda: agent.apps["l"].synced_revision == third, "l at the third commit")
+
+
+PROJECT = """\
+apiVersion: gitward.dev/v1
+kind: Project
+metadata: {{name: team}}
+spec:
+  destinations: [{{target: test, namespace: {namespace}}}]
+"""
+
+
+async def test_a_changed_project_reconciles_its_applications(
+    git: Git, cluster: Any, agent: loop.Agent
+) -> None:
+    app = APP.format(name="p", url=git.url, path="p").replace(
+        "metadata: {name: p}", "metadata: {name: p, project: team}"
+    )
+    first = git.commit(
+        "an application of a project",
+        {
+            "apps/project.yaml": PROJECT.format(namespace="un"),
+            "apps/p.yaml": app,
+            "p/cm.yaml": configmap("p", "one"),
+        },
+    )
+    await all_synced_at(agent, ["p"], first)
+
+    # Nothing under p/ changes, but its Project no longer allows its namespace.
+    git.commit("the project moves elsewhere", {"apps/project.yaml": PROJECT.format(namespace="x")})
+
+    def refused() -> bool:
+        reconciled = agent.apps["p"].conditions.get(states.RECONCILED)
+        return reconciled is not None and reconciled.reason == "PolicyViolation"
+
+    # Whether the poll advanced p first or the root read the Project first,
+    # the new Project is applied.
+    await eventually(refused, "p refused by its changed Project")

@@ -100,11 +100,14 @@ class Pass:
         found = state.basis
         if not sha or found is None or not self._may_skip(state, found):
             return False
-        changed = await self._changed(found.revision, sha)
+        pair = (found.revision, sha)
+        if pair not in self._changes:
+            self._changes[pair] = await self._diff(*pair)
+            # The diff ran in a thread: a worker may have taken it meanwhile.
+            if state.basis is not found or not self._may_skip(state, found):
+                return False
+        changed = self._changes[pair]
         if changed is None or touches(changed, found.paths):
-            return False
-        # The diff ran in a thread: a worker may have taken it meanwhile.
-        if state.basis is not found or not self._may_skip(state, found):
             return False
         now = self._ctx.clock()
         state.previous_revision, state.revision = state.revision, sha
@@ -155,19 +158,16 @@ class Pass:
             return False
         return project == found.project and not reconciling.signature_key_ref(app, project)
 
-    async def _changed(self, old: str, new: str) -> frozenset[str] | None:
-        """The paths changed from ``old`` to ``new`` (None: unknown), once per pair."""
-        pair = (old, new)
-        if pair not in self._changes:
-            runtime = self._ctx.runtime
-            try:
-                self._changes[pair] = await asyncio.to_thread(
-                    runtime.sources.changed_paths, runtime.repo(self._url), old, new
-                )
-            except errors.GitwardError as exc:
-                _log.info("changed paths unknown", url=self._url, error=str(exc))
-                self._changes[pair] = None
-        return self._changes[pair]
+    async def _diff(self, old: str, new: str) -> frozenset[str] | None:
+        """The paths changed from ``old`` to ``new``; None when unknown."""
+        runtime = self._ctx.runtime
+        try:
+            return await asyncio.to_thread(
+                runtime.sources.changed_paths, runtime.repo(self._url), old, new
+            )
+        except errors.GitwardError as exc:
+            _log.info("changed paths unknown", url=self._url, error=str(exc))
+            return None
 
     async def finish(self) -> None:
         """Save the statuses of the Applications advanced; a store error is the
