@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gitward.testing.kubeapi import patching, types
+from gitward.testing.kubeapi import patching, strategic, types
 
 DEPLOYMENT = types.ResourceType(
     "apps", "v1", "Deployment", "deployments", "deployment", True, subresources=("status", "scale")
@@ -270,14 +270,14 @@ def test_strategic_merge_patch(patch: dict[str, Any], change: Any) -> None:
     expected = copy.deepcopy(LIVE_DEPLOYMENT)
     change(expected)
     original = copy.deepcopy(LIVE_DEPLOYMENT)
-    assert patching.strategic_merge_patch(LIVE_DEPLOYMENT, patch, rtype=DEPLOYMENT) == expected
+    assert strategic.strategic_merge_patch(LIVE_DEPLOYMENT, patch, rtype=DEPLOYMENT) == expected
     assert original == LIVE_DEPLOYMENT
 
 
 def test_service_ports_merge_by_port() -> None:
     svc = {"spec": {"ports": [{"port": 80, "name": "http"}], "selector": {"a": "1"}}}
     patch = {"spec": {"ports": [{"port": 443, "name": "https"}], "selector": {"b": "2"}}}
-    out = patching.strategic_merge_patch(svc, patch, rtype=SERVICE)
+    out = strategic.strategic_merge_patch(svc, patch, rtype=SERVICE)
     assert out["spec"]["ports"] == [{"port": 443, "name": "https"}, {"port": 80, "name": "http"}]
     # selector has no patch strategy: maps merge key by key.
     assert out["spec"]["selector"] == {"a": "1", "b": "2"}
@@ -285,7 +285,7 @@ def test_service_ports_merge_by_port() -> None:
 
 def test_tolerations_are_replaced() -> None:
     pod = pod_spec(tolerations=[{"key": "a"}], containers=[{"name": "c"}])
-    out = patching.strategic_merge_patch(pod, {"spec": {"tolerations": [{"key": "b"}]}}, rtype=POD)
+    out = strategic.strategic_merge_patch(pod, {"spec": {"tolerations": [{"key": "b"}]}}, rtype=POD)
     assert out["spec"]["tolerations"] == [{"key": "b"}]
 
 
@@ -300,12 +300,12 @@ STRATEGIC_ERRORS = [
 @pytest.mark.parametrize(("patch", "message"), STRATEGIC_ERRORS)
 def test_strategic_merge_patch_errors(patch: dict[str, Any], message: str) -> None:
     with pytest.raises(patching.PatchError, match=message):
-        patching.strategic_merge_patch(LIVE_DEPLOYMENT, patch, rtype=DEPLOYMENT)
+        strategic.strategic_merge_patch(LIVE_DEPLOYMENT, patch, rtype=DEPLOYMENT)
 
 
 def test_custom_resources_refuse_strategic_merge_patch() -> None:
     with pytest.raises(patching.UnsupportedPatch) as caught:
-        patching.strategic_merge_patch({}, {"spec": {}}, rtype=WIDGET)
+        strategic.strategic_merge_patch({}, {"spec": {}}, rtype=WIDGET)
     assert caught.value.code == 415
     assert isinstance(caught.value, patching.PatchError)
 
@@ -336,7 +336,7 @@ def test_three_way_patch_orders_server_only_items_like_apimachinery() -> None:
             }
         }
     }
-    out = patching.strategic_merge_patch(live, patch, rtype=DEPLOYMENT)
+    out = strategic.strategic_merge_patch(live, patch, rtype=DEPLOYMENT)
     names = [c["name"] for c in out["spec"]["template"]["spec"]["containers"]]
     assert names == ["b", "d", "c"]
     # Without deletions the live order is used as is: "d" goes after the new item.
@@ -346,6 +346,6 @@ def test_three_way_patch_orders_server_only_items_like_apimachinery() -> None:
         {"name": "b"},
         {"name": "c"},
     ]
-    out = patching.strategic_merge_patch(live, patch, rtype=DEPLOYMENT)
+    out = strategic.strategic_merge_patch(live, patch, rtype=DEPLOYMENT)
     names = [c["name"] for c in out["spec"]["template"]["spec"]["containers"]]
     assert names == ["a", "b", "c", "d"]

@@ -31,6 +31,7 @@ from gitward.testing.kubeapi import (
     pruning,
     serverside,
     storing,
+    strategic,
     typechecking,
     types,
     validating,
@@ -332,7 +333,7 @@ class Api:
                 if content_type == MERGE_PATCH:
                     patched = patching.merge_patch(base, document)
                 else:
-                    patched = patching.strategic_merge_patch(base, document, rtype=rtype)
+                    patched = strategic.strategic_merge_patch(base, document, rtype=rtype)
         except patching.PatchError as exc:
             raise _patch_failure(exc) from exc
         if not isinstance(patched, dict):
