@@ -213,9 +213,15 @@ def _option_pairs(annotations: Mapping[str, str], names: tuple[str, ...]) -> dic
     return pairs
 
 
+_OPTION_ANNOTATIONS = (*SYNC_OPTIONS, *COMPARE_OPTIONS, FLUX_SSA, FLUX_RECONCILE, FLUX_PRUNE)
+_NO_OPTIONS = Options()
+
+
 def options(annotations: Mapping[str, str]) -> Options:
     """The sync and compare options the annotations declare (unknown ones are ignored,
     as Argo CD ignores them)."""
+    if not any(name in annotations for name in _OPTION_ANNOTATIONS):
+        return _NO_OPTIONS  # most objects declare none; planning asks for each several times
     sync = _option_pairs(annotations, SYNC_OPTIONS)
     compare = _option_pairs(annotations, COMPARE_OPTIONS)
     flux_ssa = str(annotations.get(FLUX_SSA, "")).strip().lower()
