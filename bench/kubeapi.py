@@ -94,7 +94,8 @@ def start_server(port: int, kubeconfig: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
-    while not kubeconfig.exists():
+    # The file appears before its content: wait until it names the cluster.
+    while not kubeconfig.exists() or "clusters" not in kubeconfig.read_text():
         if time.monotonic() > deadline or process.poll() is not None:
             raise SystemExit("the server did not start")
         time.sleep(0.05)

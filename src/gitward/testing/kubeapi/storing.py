@@ -156,12 +156,9 @@ class Bucket:
                 yield event
 
     def in_namespace(self, namespace: str) -> Iterator[dict[str, Any]]:
-        if not namespace:
-            yield from self.objects.values()
-            return
-        for (ns, _), obj in self.objects.items():
-            if ns == namespace:
-                yield obj
+        """Objects of ``namespace`` (every one when ""), in name order."""
+        for key in self.ordered(namespace):
+            yield self.objects[key]
 
 
 def _label_pairs(obj: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
