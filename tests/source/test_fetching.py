@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import os
 import shutil
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -252,27 +255,78 @@ async def test_trickling_server_is_killed_at_the_deadline(tmp_path: Path) -> Non
     assert 1.0 <= time.monotonic() - started < 3.5
 
 
+# A git:// server trickling one byte every 0.1 s, in a process of its own: the
+# test process must have no thread for a one-shot fetch to fork from it.
+_TRICKLE = """
+import socket, sys, threading, time
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen()
+print(sock.getsockname()[1], flush=True)
+def trickle(conn):
+    for byte in b"ffff" + b"a" * 100000:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.1)
+while True:
+    conn, _ = sock.accept()
+    threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+"""
+
+
+def _forks_of_this_process() -> list[int]:
+    """Children of this process running this process's own program (not a
+    fork server, not another program)."""
+    me = os.getpid()
+    program = Path(f"/proc/{me}/cmdline").read_bytes()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and (entry / "cmdline").read_bytes() == program:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 async def test_one_shot_fetches_fork_from_the_process_and_are_killed_at_the_deadline(
     upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fetching, "_fork_here", False)  # restored after the test
     fetching.fork_from_here()
-    sha = upstream.commit({"app/a.yaml": "a: 1\n"}, "first")
+    deadline = time.monotonic() + 5
+    while threading.active_count() > 1:  # servers of earlier tests winding down
+        assert time.monotonic() < deadline, f"threads still running: {threading.enumerate()}"
+        await asyncio.sleep(0.05)
     sources = base.Sources(tmp_path / "cache")
+    trickling = subprocess.Popen(
+        [sys.executable, "-c", _TRICKLE], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert trickling.stdout is not None
+        port = int(trickling.stdout.readline())
+        slow = base.RepoSpec(f"git://127.0.0.1:{port}/repo.git", timeout=1.0)
+        started = time.monotonic()
+        fetch = asyncio.ensure_future(sources.fetch(slow))
+        await asyncio.sleep(0.3)
+        assert _forks_of_this_process(), "the fetch process is not a fork of this process"
+        with pytest.raises(errors.SourceUnavailable, match=r"timed out after 1\.0s"):
+            await fetch
+        # libgit2's per-read timeout never fires here: only the kill ends it.
+        assert 1.0 <= time.monotonic() - started < 3.5
+    finally:
+        trickling.kill()
+        trickling.wait()
+        if trickling.stdout is not None:
+            trickling.stdout.close()
+
+    sha = upstream.commit({"app/a.yaml": "a: 1\n"}, "first")
     repo = base.RepoSpec(upstream.url)
     await sources.fetch(repo)
     assert (await sources.resolve(repo, "main")).sha == sha
     assert sources.tree(repo, sha).read("app/a.yaml") == b"a: 1\n"
-
-    trickling = TricklingServer(interval=0.1)
-    slow = base.RepoSpec(f"git://127.0.0.1:{trickling.port}/repo.git", timeout=1.0)
-    started = time.monotonic()
-    try:
-        with pytest.raises(errors.SourceUnavailable, match=r"timed out after 1\.0s"):
-            await sources.fetch(slow)
-    finally:
-        trickling.stop()
-    assert 1.0 <= time.monotonic() - started < 3.5
 
 
 async def test_leftover_lock_files_of_a_crashed_fetch_are_cleaned(tmp_path: Path) -> None:

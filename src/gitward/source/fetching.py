@@ -264,9 +264,10 @@ def fork_from_here() -> None:
     fork server costs two more Python processes (the server, which imports
     pygit2, and multiprocessing's resource tracker; ~0.15 CPU-seconds, a
     fifth of a no-op ``gitward sync``), while forking the command itself
-    costs a few milliseconds and imports nothing. Its first fetch runs
-    before the command starts any thread, so nothing is forked mid-work.
-    The agent keeps the fork server: it fetches all day from a large,
+    costs a few milliseconds and imports nothing. Only while the process
+    has a single thread (its first fetch comes before any thread starts);
+    a fetch made while another thread exists goes through the fork server,
+    as every fetch of the agent does: it fetches all day from a large,
     many-threaded process."""
     global _fork_here
     _fork_here = True
@@ -340,7 +341,11 @@ async def fetch(request: FetchRequest) -> FetchOutcome:
     started = time.monotonic()
     receiver, sender = multiprocessing.Pipe(duplex=False)
     process: multiprocessing.process.BaseProcess
-    if _fork_here:
+    # Only a process with no other thread forks itself: a thread holding a
+    # lock (OpenSSL's, the allocator's) at the fork would leave it held in the
+    # child forever. A one-shot's first fetch comes before any thread starts.
+    forked_here = _fork_here and threading.active_count() == 1
+    if forked_here:
         process = multiprocessing.get_context("fork").Process(
             target=_child_main, args=(request, sender), daemon=True
         )
@@ -350,7 +355,7 @@ async def fetch(request: FetchRequest) -> FetchOutcome:
     reply: dict[str, Any] | None = None
     exitcode: int | None = None
     try:
-        if _fork_here:
+        if forked_here:
             process.start()  # one fork, a few milliseconds
         else:
             # The first start launches the fork server (~0.1 s); not on the loop.
