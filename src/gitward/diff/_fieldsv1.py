@@ -122,6 +122,26 @@ def owned_by(managed_fields: Any, managers: Iterable[str], *, operation: str | N
     )
 
 
+def owns_any(managed_fields: Any, manager: str, operation: str) -> bool:
+    """Whether ``manager``'s ``operation`` owns any field: ``owned_by(...)``
+    has children, told from the entries' top-level keys without parsing them."""
+    if not isinstance(managed_fields, list):
+        return False
+    for entry in managed_fields:
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("manager") == manager
+            and entry.get("operation") == operation
+            and entry.get("fieldsType", "FieldsV1") == "FieldsV1"
+        ):
+            fields = entry.get("fieldsV1")
+            if isinstance(fields, Mapping) and any(
+                key != "." and _element(str(key)) is not None for key in fields
+            ):
+                return True
+    return False
+
+
 def owned_by_others(managed_fields: Any, manager: str, operation: str) -> Node:
     """Fields owned by any entry other than (``manager``, ``operation``)."""
     if not isinstance(managed_fields, list):

@@ -75,11 +75,13 @@ _SUFFIX = {
 
 def same(a: Any, b: Any) -> bool:
     """JSON equality: ``True`` is not ``1``, ``1`` is ``1.0``, containers deeply."""
+    if type(a) is str and type(b) is str:  # most values: no container checks
+        return a == b
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a == b
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if isinstance(a, dict | Mapping) and isinstance(b, dict | Mapping):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
@@ -168,8 +170,12 @@ def diff_declared(live: Any, desired: Any, path: str = "") -> list[plans.FieldCh
 def _declared(
     live: Any, desired: Any, path: str, parent: str, out: list[plans.FieldChange]
 ) -> None:
-    if isinstance(desired, Mapping):
-        if not isinstance(live, Mapping):
+    if type(desired) is str:  # most declared values: skip the container checks
+        if not _same_leaf(live, desired, parent):
+            out.append(plans.FieldChange(path, live, desired))
+        return
+    if isinstance(desired, dict | Mapping):  # dict first: the ABC check is slow
+        if not isinstance(live, dict | Mapping):
             if not (live is None and not desired):
                 out.append(plans.FieldChange(path, live, desired))
             return

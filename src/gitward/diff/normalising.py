@@ -76,10 +76,16 @@ def normalise(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    # Plain maps, lists and scalars are asked first: the Mapping ABC check is
+    # slow, and this runs for every field of every object of a plan.
+    if isinstance(value, dict):
         return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_drop_nulls(v) for v in value]
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
     return value
 
 

@@ -400,8 +400,7 @@ def known_unchanged(
     if _deleting(live):
         return False
     managed = _managed_fields(live)
-    mine = _fieldsv1.owned_by(managed, [options.field_manager], operation=_APPLY_OPERATION)
-    if not mine.children:
+    if not _fieldsv1.owns_any(managed, options.field_manager, _APPLY_OPERATION):
         return False
     others = _fieldsv1.owned_by_others(managed, options.field_manager, _APPLY_OPERATION)
     if _fieldsv1.overlaps(others, manifest.body):
