@@ -196,8 +196,15 @@ async def _plan(
     target = runtime.target(app.spec.destination.target)
     prepared = await prepare(runtime, app, desired, project=project)
     # A generated hook (metadata.generateName) has no live object to read.
-    live = await target.read([m.key for m in prepared if not m.key.generated])
-    inventory = await target.inventory(app.name)
+    # The two reads are independent (a LIST per kind each): sent together.
+    reading = asyncio.ensure_future(target.read([m.key for m in prepared if not m.key.generated]))
+    try:
+        inventory = await target.inventory(app.name)
+    except BaseException:
+        reading.cancel()
+        reading.add_done_callback(_retrieved)
+        raise
+    live = await reading
     options = plan_options(app, prune=prune)
     predicted, unchanged = await _dry_run_existing(
         target, prepared, live, options, runtime.concurrency
@@ -213,6 +220,13 @@ async def _plan(
         unchanged=unchanged,
     )
     return built, live
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Reads the outcome of a task nobody awaits any more, so asyncio does not
+    report its exception as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def prepare(
