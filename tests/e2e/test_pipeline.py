@@ -233,7 +233,9 @@ def test_bad_inputs_fail_with_named_errors_and_change_nothing(
     app = application(
         tmp_path, "web-staging", repo.url, "web/overlays/staging", extra="    prune: true\n"
     )
-    gitward("sync", str(app))
+    # Waited for: the API test server's rollout updates the Deployment's
+    # status (and resourceVersion) for a while after a sync that returns at once.
+    gitward("sync", str(app), "--wait")
     before = kget(cluster, "-n", "web", "deployment", "web")
 
     # Malformed YAML in the repository.
