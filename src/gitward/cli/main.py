@@ -25,7 +25,7 @@ from typing import Annotated
 
 import typer
 
-from gitward.cli import lazy_groups
+from gitward.cli import exiting, lazy_groups
 
 Lazy = lazy_groups.Lazy
 
@@ -186,6 +186,8 @@ def _before_command(
         # Everything imported so far lives until exit: never scan it again.
         gc.freeze()
         gc.enable()
+    elif _configure_logs:
+        exiting.one_shot()
 
 
 def run() -> None:
@@ -196,7 +198,11 @@ def run() -> None:
     # the collections at exit scan them once more unless they are frozen
     # (together ~0.25 s of CPU for `gitward sync` of 500 objects).
     gc.disable()
+    exiting.install()
     try:
         app()
+    except SystemExit as exc:
+        exiting.ended(exc.code)
+        raise
     finally:
         gc.freeze()
