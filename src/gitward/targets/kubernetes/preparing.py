@@ -34,7 +34,6 @@ Tracking (also described in docs/tracking.md). Every object is stamped with
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -79,10 +78,10 @@ def fields_digest(body: Mapping[str, Any]) -> str:
 
 
 def _field_paths(value: Any, path: str) -> list[str]:
-    if isinstance(value, Mapping):
-        items: list[tuple[str, Any]] = [
-            (str(k).replace("~", "~0").replace("/", "~1"), v) for k, v in value.items()
-        ]
+    if isinstance(value, str):  # most fields: skip the container checks
+        return [path]
+    if isinstance(value, dict | Mapping):
+        items: list[tuple[str, Any]] = [(_escape(str(k)), v) for k, v in value.items()]
     elif isinstance(value, list):
         items = [(str(i), v) for i, v in enumerate(value)]
     else:
@@ -92,6 +91,25 @@ def _field_paths(value: Any, path: str) -> list[str]:
         if child is not None:  # a null is no field: server-side apply leaves it unset
             found.extend(_field_paths(child, f"{path}/{name}"))
     return found
+
+
+def _escape(name: str) -> str:
+    if "~" in name or "/" in name:
+        return name.replace("~", "~0").replace("/", "~1")
+    return name
+
+
+def _copy_tree(value: Any) -> Any:
+    """A copy of a decoded document's maps and lists (its scalars are immutable);
+    ``copy.deepcopy`` does the same several times slower, keeping a memo of
+    every object it copies."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | Mapping):
+        return {key: _copy_tree(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(child) for child in value]
+    return value
 
 
 def check_app_name(app: str) -> None:
@@ -154,7 +172,7 @@ async def prepare(
                 )
             else:
                 namespaced = rtype.namespaced
-        body: dict[str, Any] = copy.deepcopy(dict(manifest.body))
+        body: dict[str, Any] = _copy_tree(manifest.body)
         meta: dict[str, Any] = dict(body.get("metadata") or {})
         body["metadata"] = meta
         if namespaced and not meta.get("namespace"):
