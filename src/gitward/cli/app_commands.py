@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from gitward.cli import agent_client, app_views, consoles
 
@@ -75,6 +74,8 @@ def dump(data: Any, output: str) -> bool:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return True
     if output == "yaml":
+        import yaml  # ~10 ms to import: only for -o yaml
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
         return True
     if output not in ("text", "wide"):

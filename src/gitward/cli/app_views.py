@@ -12,7 +12,6 @@ import sys
 from datetime import datetime
 from typing import Any
 
-import yaml
 from rich.table import Table
 
 from gitward.cli import consoles
@@ -135,6 +134,8 @@ def print_event(item: dict[str, Any], output: str) -> None:
     if output == "json":
         sys.stdout.write(json.dumps(item) + "\n")  # one object per line: easy to follow
     elif output == "yaml":
+        import yaml  # ~10 ms to import: only for -o yaml
+
         sys.stdout.write(yaml.safe_dump([item], sort_keys=False))
     else:
         colour = "yellow" if item["type"] == "Warning" else "dim"
