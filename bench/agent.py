@@ -298,7 +298,12 @@ async def run_agent(
             f"  ({verdict(steady, TARGET_IDLE_CPU)})"
         )
 
-        async def image_is(name: str, tag: str) -> bool:
+        async def image_is(name: str, tag: str, sha: str) -> bool:
+            # The agent's own view first: asking the API server every 50 ms
+            # would put the bench's HTTP client in the agent CPU it measures.
+            state = agent.apps.get(name)
+            if state is None or state.synced_revision != sha:
+                return False
             got = await kube.get(f"/apis/apps/v1/namespaces/bench/deployments/{name}")
             return got.status_code == 200 and got.json()["spec"]["template"]["spec"]["containers"][
                 0
@@ -309,16 +314,20 @@ async def run_agent(
             (work / "src" / "app-007" / "all.yaml").read_text().replace(":v1", ":v2")
         )
         git("commit", "-qam", "app-007 v2", cwd=work)
+        sha = git("rev-parse", "HEAD", cwd=work)
+        advanced0 = agent.metrics.registry.get_sample_value("gitward_untouched_advances_total")
         cpu0 = cpu_seconds()
         git("push", "-q", "origin", "HEAD:main", cwd=work)
-        polled = await wait_for(lambda: image_is("app-007", "v2"))
+        polled = await wait_for(lambda: image_is("app-007", "v2", sha))
         await asyncio.sleep(3)
         # The idle rate over those seconds is not the commit's cost.
         commit_cpu = cpu_seconds() - cpu0 - steady / 60 * (polled + 3)
+        advanced = agent.metrics.registry.get_sample_value("gitward_untouched_advances_total")
         print(
             f"commit -> applied (poll, {poll:g} s):     {polled:8.2f} s  "
             f"(agent CPU for the commit, idle rate deducted: {commit_cpu:.2f} s;"
-            f" {verdict(commit_cpu, TARGET_COMMIT_CPU)})"
+            f" {verdict(commit_cpu, TARGET_COMMIT_CPU)};"
+            f" {(advanced or 0) - (advanced0 or 0):.0f} others advanced without a render)"
         )
 
         # The same through a webhook.
@@ -350,7 +359,7 @@ async def run_agent(
                     "Content-Type": "application/json",
                 },
             )
-        await wait_for(lambda: image_is("app-011", "v2"))
+        await wait_for(lambda: image_is("app-011", "v2", after))
         print(f"commit -> applied (webhook):       {time.perf_counter() - start:8.2f} s")
 
         # Drift: a live edit reverted by selfHeal.

@@ -135,7 +135,7 @@ class Root:
                     else f"declared in {declared.file}"
                 )
                 added.append((name, "Normal", "Added", origin))
-            elif state.app != declared.app:
+            elif state.app is not declared.app and state.app != declared.app:
                 state.app, state.file, state.owner = declared.app, declared.file, declared.owner
                 ctx.queue.add(name, "definition changed")
             elif declared.app.metadata.project in changed:
