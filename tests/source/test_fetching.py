@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from gitward import errors
-from gitward.source import base, credentials, fetching
+from gitward.source import base, credentials
 
 from .conftest import cache_files
 from .gitservers import (
@@ -255,8 +253,7 @@ async def test_trickling_server_is_killed_at_the_deadline(tmp_path: Path) -> Non
     assert 1.0 <= time.monotonic() - started < 3.5
 
 
-# A git:// server trickling one byte every 0.1 s, in a process of its own: the
-# test process must have no thread for a one-shot fetch to fork from it.
+# A git:// server trickling one byte every 0.1 s, in a process of its own.
 _TRICKLE = """
 import socket, sys, threading, time
 sock = socket.socket()
@@ -272,10 +269,18 @@ while True:
     threading.Thread(target=trickle, args=(conn,), daemon=True).start()
 """
 
+# A one-shot command's fetches, in a fresh process: it must have a single
+# thread for a fetch to fork from it, which a test worker that ran other
+# tests (their servers' threads) cannot promise.
+_ONE_SHOT = """
+import asyncio, os, sys, time
+from pathlib import Path
+from gitward import errors
+from gitward.source import base, fetching
 
-def _forks_of_this_process() -> list[int]:
-    """Children of this process running this process's own program (not a
-    fork server, not another program)."""
+slow_url, good_url, cache, want_sha = sys.argv[1:5]
+
+def forks_of_this_process():
     me = os.getpid()
     program = Path(f"/proc/{me}/cmdline").read_bytes()
     found = []
@@ -290,43 +295,64 @@ def _forks_of_this_process() -> list[int]:
             continue
     return found
 
-
-async def test_one_shot_fetches_fork_from_the_process_and_are_killed_at_the_deadline(
-    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(fetching, "_fork_here", False)  # restored after the test
+async def main():
     fetching.fork_from_here()
-    deadline = time.monotonic() + 5
-    while threading.active_count() > 1:  # servers of earlier tests winding down
-        assert time.monotonic() < deadline, f"threads still running: {threading.enumerate()}"
-        await asyncio.sleep(0.05)
-    sources = base.Sources(tmp_path / "cache")
+    sources = base.Sources(Path(cache))
+    slow = base.RepoSpec(slow_url, timeout=1.0)
+    started = time.monotonic()
+    fetch = asyncio.ensure_future(sources.fetch(slow))
+    await asyncio.sleep(0.3)
+    assert forks_of_this_process(), "the fetch process is not a fork of this process"
+    try:
+        await fetch
+    except errors.SourceUnavailable as exc:
+        assert "timed out after 1.0s" in str(exc), exc
+    else:
+        raise AssertionError("the trickling fetch did not time out")
+    took = time.monotonic() - started
+    # libgit2's per-read timeout never fires here: only the kill ends it.
+    assert 1.0 <= took < 3.5, took
+    good = base.RepoSpec(good_url)
+    await sources.fetch(good)
+    assert (await sources.resolve(good, "main")).sha == want_sha
+    assert sources.tree(good, want_sha).read("app/a.yaml") == b"a: 1\\n"
+    print("ok")
+
+asyncio.run(main())
+"""
+
+
+def test_one_shot_fetches_fork_from_the_process_and_are_killed_at_the_deadline(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    sha = upstream.commit({"app/a.yaml": "a: 1\n"}, "first")
     trickling = subprocess.Popen(
         [sys.executable, "-c", _TRICKLE], stdout=subprocess.PIPE, text=True
     )
     try:
         assert trickling.stdout is not None
         port = int(trickling.stdout.readline())
-        slow = base.RepoSpec(f"git://127.0.0.1:{port}/repo.git", timeout=1.0)
-        started = time.monotonic()
-        fetch = asyncio.ensure_future(sources.fetch(slow))
-        await asyncio.sleep(0.3)
-        assert _forks_of_this_process(), "the fetch process is not a fork of this process"
-        with pytest.raises(errors.SourceUnavailable, match=r"timed out after 1\.0s"):
-            await fetch
-        # libgit2's per-read timeout never fires here: only the kill ends it.
-        assert 1.0 <= time.monotonic() - started < 3.5
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _ONE_SHOT,
+                f"git://127.0.0.1:{port}/repo.git",
+                upstream.url,
+                str(tmp_path / "cache"),
+                sha,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         trickling.kill()
         trickling.wait()
         if trickling.stdout is not None:
             trickling.stdout.close()
-
-    sha = upstream.commit({"app/a.yaml": "a: 1\n"}, "first")
-    repo = base.RepoSpec(upstream.url)
-    await sources.fetch(repo)
-    assert (await sources.resolve(repo, "main")).sha == sha
-    assert sources.tree(repo, sha).read("app/a.yaml") == b"a: 1\n"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "ok", done.stdout
 
 
 async def test_leftover_lock_files_of_a_crashed_fetch_are_cleaned(tmp_path: Path) -> None:
