@@ -129,11 +129,15 @@ async def test_adding_to_a_group_without_room_wakes_no_worker_until_one_is_done(
         queue.add(f"a{i}", "watch event")  # target a is still busy: nobody looks
     await asyncio.sleep(0.05)
     assert len(asked) == looks and not waiting.done()
+    # A second worker asks only about the head: every queued group is full.
+    second = asyncio.create_task(queue.get(admit, group=lambda app: app[0]))
+    await asyncio.sleep(0.05)
+    assert len(asked) == looks + 1 and not second.done()
     queue.add("b0", "declared")  # another target: looked at, and handed out
-    got = await asyncio.wait_for(waiting, 1)
+    done, pending = await asyncio.wait({waiting, second}, return_when=asyncio.FIRST_COMPLETED)
+    got = done.pop().result()
     assert got is not None and got.app == "b0"
-
-    waiting = asyncio.create_task(queue.get(admit, group=lambda app: app[0]))
+    waiting = pending.pop()
     await asyncio.sleep(0.05)
     assert not waiting.done()
     room["a"] = True

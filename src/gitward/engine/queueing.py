@@ -19,7 +19,6 @@ Fairness: the queue is FIFO by due time, so one Application failing in a loop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import time
@@ -29,6 +28,10 @@ from dataclasses import dataclass, field
 # A reason that only says "an object's status moved" (watches): the worker
 # refreshes health and does not re-plan when every reason is one of these.
 HEALTH_REASON = "status changed"
+
+# While every group queued is known to have no room, a worker looks through
+# the queue again at least this often (a worker being done makes it look at once).
+_RELOOK = 1.0
 
 
 @dataclass(slots=True)
@@ -50,11 +53,15 @@ class WorkQueue:
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
         self._closed = False
-        # Groups the last look through the queue found no room in, and how to
-        # tell an Application's group: adding to a refused group wakes nobody
-        # (only a worker being done frees room). None: nothing is known.
+        # What the last look through the queue found (see get's ``group``):
+        # the groups with no room (None: unknown, look), the groups of the due
+        # Applications and of those added since, when the earliest one not yet
+        # due is, and each handed-out Application's group.
         self._refused: set[str] | None = None
+        self._present: set[str] = set()
+        self._later: float | None = None
         self._group_of: Callable[[str], str] | None = None
+        self._taken: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._due)
@@ -83,9 +90,11 @@ class WorkQueue:
             return
         self._due[app] = due
         heapq.heappush(self._heap, (due, next(self._seq), app))
-        refused, group_of = self._refused, self._group_of
-        if refused is not None and group_of is not None and group_of(app) in refused:
-            return  # its group has no room: a look would find nothing new
+        if self._refused is not None and self._group_of is not None:
+            name = self._group_of(app)
+            if name in self._refused:
+                return  # its group has no room: a look would find nothing new
+            self._present.add(name)
         self._notify()
 
     def forget(self, app: str) -> None:
@@ -106,7 +115,9 @@ class WorkQueue:
         instead, and the queue is looked at again when a worker is done.
         ``group(app)`` names what ``admit`` decides by (the target): one answer
         per group serves a whole look through the queue, so 1,000 queued
-        Applications of one busy target cost one ``admit`` call, not 1,000."""
+        Applications of one busy target cost one ``admit`` call, not 1,000;
+        and no look is taken while every group queued is known to have no room
+        (until a worker of one of them is done, or a second passes)."""
         while True:
             if self._closed:
                 return None
@@ -117,28 +128,43 @@ class WorkQueue:
                 wait = due - self._clock()
                 if wait <= 0 and (admit is None or admit(app)):
                     heapq.heappop(self._heap)
-                    return self._hand_out(app)
+                    return self._hand_out(app, group)
                 if wait <= 0 and admit is not None:
-                    chosen, wait, refused = self._first_admitted(admit, group)
-                    if chosen is not None:
-                        return self._hand_out(chosen)
-                    if group is not None:
-                        self._refused, self._group_of = refused, group
+                    if self._nothing_new(app, group):
+                        wait = None if self._later is None else self._later - self._clock()
+                    else:
+                        chosen, wait = self._first_admitted(admit, group)
+                        if chosen is not None:
+                            return self._hand_out(chosen, group)
+            if self._refused is not None:
+                wait = _RELOOK if wait is None else min(wait, _RELOOK)
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+            except TimeoutError:
+                self._refused = None  # look again: time may have changed answers
 
-    def _hand_out(self, app: str) -> Item:
+    def _nothing_new(self, head: str, group: Callable[[str], str] | None) -> bool:
+        """Whether a look would find nothing: ``head`` was just refused, and
+        every group queued is known to have no room."""
+        if group is None or self._refused is None:
+            return False
+        self._refused.add(group(head))
+        return self._present <= self._refused
+
+    def _hand_out(self, app: str, group: Callable[[str], str] | None = None) -> Item:
         del self._due[app]  # a heap entry left behind is dropped as stale
         self._processing.add(app)
+        if group is not None:
+            self._taken[app] = group(app)
         return Item(app, self._reasons.pop(app, []))
 
     def _first_admitted(
         self, admit: Callable[[str], bool], group: Callable[[str], str] | None
-    ) -> tuple[str | None, float | None, set[str]]:
+    ) -> tuple[str | None, float | None]:
         """The earliest due Application ``admit`` accepts; else None and how long
         until the earliest one not yet due (None: until something changes).
-        Also the groups refused on the way."""
+        With ``group``, what the look found is kept (see ``_refused``)."""
         now = self._clock()
         best: tuple[float, int, str] | None = None
         later: float | None = None
@@ -159,15 +185,24 @@ class WorkQueue:
                     admitted = answers[name]
                 if admitted:
                     best = entry
-        refused = {name for name, admitted in answers.items() if not admitted}
         if best is not None:
-            return best[2], None, refused
-        return None, None if later is None else later - now, refused
+            return best[2], None
+        if group is not None:
+            self._refused = {name for name, admitted in answers.items() if not admitted}
+            self._present = set(answers)
+            self._later = later
+            self._group_of = group
+        return None, None if later is None else later - now
 
     def done(self, app: str) -> None:
         """The worker finished ``app``; re-queue it if triggered meanwhile."""
         self._processing.discard(app)
-        self._refused = None  # its group has room again
+        name = self._taken.pop(app, None)
+        if self._refused is not None:  # its group has room again
+            if name is None:
+                self._refused = None
+            else:
+                self._refused.discard(name)
         due = self._dirty.pop(app, None)
         if due is not None:
             self._due[app] = due
