@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+import uvloop
 
 from gitward.api import app as api_app
 from gitward.cli import logs
@@ -55,6 +56,12 @@ def rss_mib() -> float:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -176,7 +183,7 @@ async def main(apps: int, per_app: int, poll: float) -> None:
                     "/api/v1/namespaces",
                     json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}},
                 )
-                await run_agent(root, remote, work, kubeconfig, kube, apps, poll)
+                await run_agent(root, remote, work, kubeconfig, kube, apps, poll, server.pid)
         finally:
             server.terminate()
             server.wait(10)
@@ -190,6 +197,7 @@ async def run_agent(
     kube: httpx.AsyncClient,
     apps: int,
     poll: float,
+    server_pid: int,
 ) -> None:
     port = free_port()
     settings = config_settings.Settings.model_validate(
@@ -209,6 +217,7 @@ async def run_agent(
     await store.open()
     rss_before = rss_mib()
     cpu_before = cpu_seconds()
+    server_cpu_before = process_cpu_seconds(server_pid)
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
         agent = loop.Agent(settings, runtime, store)
         web = uvicorn.Server(
@@ -253,6 +262,7 @@ async def run_agent(
             )
             raise
         cold_cpu = cpu_seconds() - cpu_before
+        server_cpu = process_cpu_seconds(server_pid) - server_cpu_before
         print(
             f"applications: {apps} x {len(next(iter(agent.apps.values())).managed_keys)} resources,"
             f" poll {poll:g} s; load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -266,7 +276,8 @@ async def run_agent(
             f"  (agent CPU {marks['synced cpu']:.1f} s)"
         )
         print(
-            f"cold start -> all Synced+Healthy:  {healthy:8.1f} s  (agent CPU {cold_cpu:.1f} s)"
+            f"cold start -> all Synced+Healthy:  {healthy:8.1f} s  (agent CPU {cold_cpu:.1f} s,"
+            f" API test server CPU {server_cpu:.1f} s)"
             + (f"  ({verdict(healthy, TARGET_ALL_HEALTHY)}; {FLUX})" if apps == 1000 else "")
         )
         print(
@@ -389,6 +400,13 @@ if __name__ == "__main__":
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--resources", type=int, default=5)
     parser.add_argument("--poll", type=float, default=2.0, help="poll interval, seconds")
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="event loop: uvloop is what gitward serve runs on; asyncio to compare",
+    )
     args = parser.parse_args()
     logs.configure()
-    asyncio.run(main(args.apps, args.resources, args.poll))
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
+    run(main(args.apps, args.resources, args.poll))
