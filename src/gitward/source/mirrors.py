@@ -180,6 +180,12 @@ class Mirror:
         self.failure: errors.GitwardError | None = None
         self.failed_spec: repositories.RepoSpec | None = None  # other credentials: no wait
         self.retry_at = 0.0
+        # Whether a fetch may have left lock files or partial packs behind:
+        # true until a fetch of this process ends cleanly, and again after
+        # one that did not (a fetch killed at its deadline, or one that found
+        # the lock file of another process's crashed fetch). Cleaning walks
+        # the whole mirror, which is most of an idle poll's cost.
+        self.untidy = True
 
     @property
     def exists(self) -> bool:
@@ -330,7 +336,8 @@ class Mirrors:
     ) -> FetchResult:
         """Fetch while holding both locks; records the attempt in the state file."""
         self._ensure(mirror)
-        fetching.clean_leftovers(mirror.path)
+        if mirror.untidy:
+            fetching.clean_leftovers(mirror.path)
         state = mirror.state()
         wanted = tuple(dict.fromkeys((*state.extra_refspecs, *extra)))
         request = fetching.FetchRequest(
@@ -344,6 +351,7 @@ class Mirrors:
             insecure=repo.insecure,
         )
         now = self._clock()
+        mirror.untidy = True  # until this fetch has ended cleanly
         try:
             outcome = await fetching.fetch(request)
         except errors.SourceUnavailable as exc:
@@ -370,7 +378,9 @@ class Mirrors:
                 else tuple(spec for spec in state.extra_refspecs if spec in kept),
             )
         )
-        await asyncio.to_thread(_maintain, mirror.path)
+        mirror.untidy = False
+        if outcome.received_objects:  # no new pack otherwise
+            await asyncio.to_thread(_maintain, mirror.path)
         absent = [spec for spec in extra if spec in outcome.missing]
         if absent:
             raise errors.RevisionNotFound(

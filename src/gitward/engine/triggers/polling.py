@@ -26,6 +26,9 @@ class Pollers:
     def __init__(self, ctx: context.Context) -> None:
         self._ctx = ctx
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Application name -> (its spec, the Git URLs it reads): a poll asks
+        # every Application whether it reads the polled URL.
+        self._urls: dict[str, tuple[applications.Application, frozenset[str]]] = {}
 
     def ensure(self, url: str) -> None:
         """Poll the Git repository ``url`` from now on (once per URL)."""
@@ -50,7 +53,7 @@ class Pollers:
         ctx = self._ctx
         while True:
             await asyncio.sleep(context.jittered(ctx.options))
-            users = [s for s in ctx.apps.values() if url in sourcing.git_urls(s.app)]
+            users = [s for s in ctx.apps.values() if url in self._git_urls(s)]
             if not users:
                 self._tasks.pop(url, None)
                 return
@@ -61,12 +64,24 @@ class Pollers:
                 problem = fetched.error
             moved = untouched.Pass(ctx, url)
             for state in users:
-                await self._note_source(state, problem)
+                if problem or not _source_available(state):
+                    await self._note_source(state, problem)
+                if revisions.known_unmoved(state, resolved):
+                    continue
                 if await revisions.ref_moved(ctx, state, resolved) and not await moved.advanced(
                     state, resolved
                 ):
                     ctx.queue.add(state.name, "new commit (poll)")
             await moved.finish()
+
+    def _git_urls(self, state: states.AppState) -> frozenset[str]:
+        known = self._urls.get(state.name)
+        if known is None or known[0] is not state.app:
+            known = (state.app, frozenset(sourcing.git_urls(state.app)))
+            self._urls[state.name] = known
+            if len(self._urls) > 2 * len(self._ctx.apps) + 16:  # forget deleted ones
+                self._urls = {n: v for n, v in self._urls.items() if n in self._ctx.apps}
+        return known[1]
 
     async def _poll_charts(self, url: str) -> None:
         ctx = self._ctx
@@ -115,3 +130,9 @@ class Pollers:
             await ctx.event(state.name, "Normal", "SourceRecovered", "repository reachable again")
             await ctx.save(state)
             ctx.queue.add(state.name, "source recovered")
+
+
+def _source_available(state: states.AppState) -> bool:
+    """Whether the Application's SourceAvailable condition is true (or unset)."""
+    current = state.conditions.get(states.SOURCE_AVAILABLE)
+    return current is None or current.status

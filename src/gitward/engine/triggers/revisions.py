@@ -26,6 +26,22 @@ async def fetch(ctx: context.Context, url: str) -> source_base.FetchResult | Non
         return None
 
 
+def known_unmoved(state: states.AppState, resolved: dict[tuple[str, str], str]) -> bool:
+    """Whether ``resolved`` already shows that the Application's ref did not
+    move (False: unknown, ask :func:`ref_moved`). The quick answer of a
+    poll's pass over a monorepo's Applications, nearly all of which did not
+    move: no coroutine, no resolve."""
+    if state.pinned_revision:
+        return True
+    source = state.app.spec.source
+    sha = resolved.get((source.repo_url, source.ref))
+    return (
+        sha is not None
+        and sha == sourcing.commit_of(state.revision)
+        and sourcing.follows_one_commit(state.app)
+    )
+
+
 async def ref_moved(
     ctx: context.Context,
     state: states.AppState,
