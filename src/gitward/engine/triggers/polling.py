@@ -111,8 +111,7 @@ class Pollers:
     async def _record_source(self, state: states.AppState, problem: str) -> None:
         ctx = self._ctx
         now = ctx.clock()
-        current = state.conditions.get(states.SOURCE_AVAILABLE)
-        was_ok = current is None or current.status
+        was_ok = _source_available(state)
         if problem:
             message = problem
             if was_ok:
