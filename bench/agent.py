@@ -53,9 +53,45 @@ def rss_mib() -> float:
     return 0.0
 
 
+# Processes of this one that are not the agent's (the API test server).
+NOT_AGENT: set[int] = set()
+
+
 def cpu_seconds() -> float:
+    """CPU seconds of the agent: this process and the processes it started
+    (the fork server of git fetches and, through it, every fetch process),
+    without the API test server and the bench's own git commands."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    total = usage.ru_utime + usage.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in descendants(os.getpid()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        # utime, stime, and those of its children it has waited for.
+        total += sum(int(f) for f in fields[11:15]) / ticks
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Live processes under ``pid``, except those in NOT_AGENT and theirs."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        children: list[str] = []
+        # Each thread's children are listed under that thread.
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
+        for child in map(int, children):
+            if child not in NOT_AGENT:
+                found.append(child)
+                pending.append(child)
+    return found
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -173,6 +209,7 @@ async def main(apps: int, per_app: int, poll: float) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        NOT_AGENT.add(server.pid)
         try:
             for _ in range(200):
                 if kubeconfig.exists():

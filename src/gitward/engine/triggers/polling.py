@@ -7,7 +7,9 @@ instead, then queues the Applications for which a newer version is now
 allowed. An Application with several sources has a poller per source.
 Each poller says at once when its repository becomes unreachable or comes
 back (``SourceAvailable``); Applications keep running on the last fetched
-commit (or index) meanwhile. A poller stops when no Application uses its
+commit (or index) meanwhile. A poll of the root's repository that fetched
+anything wakes the root trigger (``triggers.roots``), which reads the root
+from the same fetch. A poller stops when no Application uses its
 repository any more.
 """
 
@@ -19,6 +21,7 @@ from gitward import errors
 from gitward.config import applications
 from gitward.engine import context, sourcing, states, untouched
 from gitward.engine.triggers import revisions
+from gitward.source import webhooks
 from gitward.store import base as store_base
 
 
@@ -58,6 +61,8 @@ class Pollers:
                 self._tasks.pop(url, None)
                 return
             fetched = await revisions.fetch(ctx, url)
+            if fetched is not None and fetched.received_objects and _is_root(ctx, url):
+                ctx.root_wakeup.set()  # it reuses this fetch
             resolved: dict[tuple[str, str], str] = {}
             problem = "" if fetched is not None and not fetched.stale else "fetch failed"
             if fetched is not None and fetched.stale:
@@ -129,6 +134,11 @@ class Pollers:
             await ctx.event(state.name, "Normal", "SourceRecovered", "repository reachable again")
             await ctx.save(state)
             ctx.queue.add(state.name, "source recovered")
+
+
+def _is_root(ctx: context.Context, url: str) -> bool:
+    root = ctx.settings.root
+    return root is not None and webhooks.normalise_url(root.repo_url) == webhooks.normalise_url(url)
 
 
 def _source_available(state: states.AppState) -> bool:

@@ -1,6 +1,6 @@
 """The push trigger: a push webhook fetches the repository now and queues
 the Applications whose ref moved (``engine.webhooks`` verifies the delivery
-first). A push to the root repository wakes the root trigger."""
+first). A push to the root repository fetches it and wakes the root trigger."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
     """Handle one verified push; returns the names of the Applications queued."""
     pushed = {webhooks.normalise_url(url) for url in event.repo_urls}
     root = ctx.settings.root
+    fetched: set[str] = set()
     if root is not None and webhooks.normalise_url(root.repo_url) in pushed:
+        # Fetched before the root trigger wakes: it reuses a recent fetch.
+        await revisions.fetch(ctx, root.repo_url)
+        fetched.add(webhooks.normalise_url(root.repo_url))
         ctx.root_wakeup.set()
     queued = []
     by_url: dict[str, list[states.AppState]] = {}
@@ -24,7 +28,8 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
             if webhooks.normalise_url(source_url) in pushed:
                 by_url.setdefault(source_url, []).append(state)
     for url, affected in by_url.items():
-        await revisions.fetch(ctx, url)
+        if webhooks.normalise_url(url) not in fetched:
+            await revisions.fetch(ctx, url)
         resolved: dict[tuple[str, str], str] = {}
         moved = untouched.Pass(ctx, url)
         for state in affected:

@@ -1,7 +1,8 @@
 """The root trigger: Applications declared in Git (app-of-apps).
 
 Reads the root on every new commit (every poll interval, or at once after a
-push to the root repository sets ``Context.root_wakeup``) and adds, updates
+push to the root repository, or a poll of it that fetched something, sets
+``Context.root_wakeup``) and adds, updates
 or removes Applications (``engine.catalog``), queueing each one that changed.
 With Applications also declared as cluster objects, the loop passes
 ``on_loaded``: the Git catalog is merged with them first
@@ -59,7 +60,12 @@ class Root:
         repo = ctx.runtime.repo(root.repo_url)
         while True:
             try:
-                await ctx.runtime.sources.fetch(repo)
+                # A fetch made within half an interval is reused: in a
+                # monorepo the repository's poller fetches it too, and one
+                # fetch per interval serves both (that poller wakes this
+                # trigger when its fetch brought anything, a push webhook
+                # after fetching).
+                await ctx.runtime.sources.fetch(repo, max_age=ctx.options.poll_interval / 2)
                 revision = await ctx.runtime.sources.resolve(repo, root.ref)
                 changed = revision.sha != ctx.root_revision
                 if changed:
