@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from gitward.config import settings as config_settings
 from gitward.engine import loop, runtimes, states
+from gitward.source import fetching
 from gitward.testing import stores
 from tests.engine.test_rollbacks import eventually
 from tests.fixtures import Git, create_namespace, kget
@@ -227,3 +229,45 @@ async def test_a_changed_project_reconciles_its_applications(
     # Whether the poll advanced p first or the root read the Project first,
     # the new Project is applied.
     await eventually(refused, "p refused by its changed Project")
+
+
+async def test_a_monorepo_is_fetched_once_per_poll_interval(
+    git: Git, cluster: Any, agent: loop.Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root and the Applications read one repository: its poller's fetch
+    serves the root trigger too (which used to fetch it again every interval),
+    and a commit declaring an Application is still seen at the next poll."""
+    first = git.commit(
+        "one application",
+        {
+            "apps/a.yaml": APP.format(name="a", url=git.url, path="a"),
+            "a/cm.yaml": configmap("a", "one"),
+        },
+    )
+    await all_synced_at(agent, ["a"], first)
+    fetches = 0
+    real = fetching.fetch
+
+    async def counted(request: fetching.FetchRequest) -> fetching.FetchOutcome:
+        nonlocal fetches
+        fetches += 1
+        return await real(request)
+
+    monkeypatch.setattr(fetching, "fetch", counted)
+    started = time.monotonic()
+    await asyncio.sleep(4)
+    elapsed = time.monotonic() - started
+    # Polls 0.3 s apart, jittered by 10%: at most this many intervals began
+    # (one more for the one under way); two fetches each would be twice this.
+    intervals = elapsed / (0.3 * 0.9) + 1
+    assert 0 < fetches <= intervals, f"{fetches} fetches in {elapsed:.1f} s"
+
+    second = git.commit(
+        "another application",
+        {
+            "apps/b.yaml": APP.format(name="b", url=git.url, path="b"),
+            "b/cm.yaml": configmap("b", "one"),
+        },
+    )
+    await all_synced_at(agent, ["a", "b"], second)
+    assert kget(cluster, "-n", "un", "configmap", "b")["data"] == {"v": "one"}

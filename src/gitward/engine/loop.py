@@ -131,6 +131,7 @@ class Agent:
         self._root = roots.Root(
             ctx,
             on_declared=self._pollers.ensure_app,
+            polled=self._pollers.polls,
             on_loaded=self._git_loaded if self._cluster is not None else None,
         )
         self._images = images.ImagePolicies(ctx)

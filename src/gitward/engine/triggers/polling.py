@@ -38,6 +38,14 @@ class Pollers:
         if url not in self._tasks:
             self._tasks[url] = asyncio.create_task(self._poll(url), name=f"poll {url}")
 
+    def polls(self, url: str) -> bool:
+        """Whether a poller fetches the Git repository ``url`` (spelt any way)."""
+        wanted = webhooks.normalise_url(url)
+        return any(
+            webhooks.normalise_url(polled) == wanted and not task.done()
+            for polled, task in self._tasks.items()
+        )
+
     def ensure_app(self, app: applications.Application) -> None:
         """Poll every repository (Git or chart) the Application reads."""
         for url in sourcing.git_urls(app):

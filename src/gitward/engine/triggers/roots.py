@@ -41,11 +41,14 @@ class Root:
         *,
         on_declared: Callable[[applications.Application], None],
         on_loaded: Callable[[catalog.Catalog], Awaitable[None]] | None = None,
+        polled: Callable[[str], bool] = lambda url: False,
     ) -> None:
         """``on_declared(app)`` is called for every Application the catalog declares;
         ``on_loaded(catalog)``, when given, receives each catalog read from Git
-        instead of :meth:`apply`."""
+        instead of :meth:`apply`; ``polled(url)`` says whether a poller fetches
+        that repository every interval."""
         self._ctx = ctx
+        self._polled = polled
         self._on_declared = on_declared
         self._on_loaded = on_loaded or self.apply
         self._loaded: catalog.Catalog | None = None  # the root as read, sets not expanded
@@ -60,12 +63,7 @@ class Root:
         repo = ctx.runtime.repo(root.repo_url)
         while True:
             try:
-                # A fetch made within half an interval is reused: in a
-                # monorepo the repository's poller fetches it too, and one
-                # fetch per interval serves both (that poller wakes this
-                # trigger when its fetch brought anything, a push webhook
-                # after fetching).
-                await ctx.runtime.sources.fetch(repo, max_age=ctx.options.poll_interval / 2)
+                await ctx.runtime.sources.fetch(repo, max_age=self._max_age(root.repo_url))
                 revision = await ctx.runtime.sources.resolve(repo, root.ref)
                 changed = revision.sha != ctx.root_revision
                 if changed:
@@ -91,6 +89,19 @@ class Root:
             ctx.root_wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.root_wakeup.wait(), context.jittered(ctx.options))
+
+    def _max_age(self, url: str) -> float:
+        """How old a fetch of the root's repository may be for this read.
+
+        In a monorepo the Applications' poller fetches the repository every
+        interval and wakes this trigger when a fetch brought anything (a push
+        webhook wakes it after fetching): its fetch serves the root too, so the
+        repository is fetched once per interval, not twice. A fetch older than
+        two intervals (the poller's failed) is made again here. Otherwise this
+        trigger fetches on its own, reusing only one made since half an
+        interval (a push webhook's)."""
+        interval = self._ctx.options.poll_interval
+        return 2 * interval if self._polled(url) else interval / 2
 
     async def _expand(self, loaded: catalog.Catalog, root_changed: bool) -> None:
         """Pass ``loaded`` on with its ApplicationSets expanded, unless neither
