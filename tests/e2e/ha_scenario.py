@@ -170,6 +170,11 @@ class Scenario:
             str(self.write_log),
             "--workload-delay",
             "0.1",
+            # A sync must last long enough for the kill to land in the middle
+            # of one: without it a fast machine had written every v2 of r1
+            # before the step saw the first.
+            "--write-latency",
+            "0.2",
             log=self.root / "kubeapi.log",
         )
         eventually(self.kubeconfig.exists, "the API test server", 30)

@@ -4,9 +4,13 @@ verb and the object with its labels; reads and dry runs are not recorded."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from gitward.testing import kubeapi
 from gitward.testing.kubeapi import auditing
 from tests.fixtures import kubectl
 
@@ -43,3 +47,26 @@ def test_writes_are_appended_to_a_file_for_another_process(tmp_path: Path) -> No
     writes.add(dataclasses.replace(one, name="y", labels={"a": "b"}))
     assert auditing.read_log(log) == writes.records()
     assert auditing.read_log(tmp_path / "absent.jsonl") == []
+
+
+async def test_write_latency_holds_writes_and_dry_runs() -> None:
+    server = kubeapi.KubeAPIServer(write_latency=0.4)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            path = "/api/v1/namespaces/default/configmaps"
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "slow"}}
+            began = time.monotonic()
+            dry = await client.post(f"{path}?dryRun=All", json=body)
+            dry_seconds = time.monotonic() - began
+            began = time.monotonic()
+            made = await client.post(path, json=body)
+            write_seconds = time.monotonic() - began
+            read = await client.get(f"{path}/slow")
+    finally:
+        await server.stop()
+    assert (dry.status_code, made.status_code, read.status_code) == (201, 201, 200)
+    assert dry_seconds >= 0.4 and write_seconds >= 0.4
+    [write] = [w for w in server.writes.records() if w.kind == "ConfigMap"]
+    # The record's start is the request's arrival, before the wait.
+    assert write.finished - write.started >= 0.4

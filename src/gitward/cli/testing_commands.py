@@ -50,6 +50,10 @@ def kube_api(
         float,
         typer.Option(help="Seconds before a failing Deployment reports ProgressDeadlineExceeded."),
     ] = 2.0,
+    write_latency: Annotated[
+        float,
+        typer.Option(help="Seconds every write request (dry runs too) waits before it is served."),
+    ] = 0.0,
     write_log: Annotated[
         Path | None,
         typer.Option(help="Append every write (User-Agent, object, times) to FILE as JSON lines."),
@@ -72,6 +76,7 @@ def kube_api(
             tls=tls,
             workload_delay=workload_delay,
             progress_deadline=progress_deadline,
+            write_latency=write_latency,
         )
         if write_log is not None:
             server.writes.record_to(write_log)

@@ -70,7 +70,9 @@ class KubeAPIServer:
     (``{"user-a": {"namespaces": ["team-a"]}}``); identities not listed there
     may do anything. ``workload_delay`` is how long simulated workloads take
     to become ready, ``progress_deadline`` when a failing Deployment reports
-    ProgressDeadlineExceeded. ``history_size`` bounds the per-resource event
+    ProgressDeadlineExceeded. ``write_latency`` holds every write request
+    (dry runs too) that many seconds before it is served, the way a distant or
+    loaded API server answers. ``history_size`` bounds the per-resource event
     history that watches resume from (older resourceVersions get 410 Gone).
     """
 
@@ -83,6 +85,7 @@ class KubeAPIServer:
         tls: bool = False,
         workload_delay: float = 0.2,
         progress_deadline: float = 2.0,
+        write_latency: float = 0.0,
         tokens: Mapping[str, str] | None = None,
         authorize: Mapping[str, Mapping[str, Any]] | None = None,
         history_size: int = 10_000,
@@ -94,6 +97,7 @@ class KubeAPIServer:
         self.token = token
         self.tls = tls
         self.workload_delay = workload_delay
+        self.write_latency = write_latency
         self.progress_deadline = progress_deadline
         all_tokens = dict(tokens or {})
         if token:
@@ -145,6 +149,7 @@ class KubeAPIServer:
             policy=self._policy,
             writes=self.writes,
             requests=self.requests,
+            write_latency=self.write_latency,
         )
         router = serving.Router(self.api, settings)
         try:

@@ -11,6 +11,7 @@ Started by :class:`gitward.testing.kubeapi.KubeAPIServer`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -57,12 +58,14 @@ class Settings:
         policy: auth.Policy,
         writes: auditing.WriteLog | None = None,
         requests: auditing.RequestCounts | None = None,
+        write_latency: float = 0.0,
     ) -> None:
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
         self.policy = policy
         self.writes = writes or auditing.WriteLog()
         self.requests = requests or auditing.RequestCounts()
+        self.write_latency = write_latency
 
 
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -169,11 +172,13 @@ class Router:
         watch_path: bool,
         warnings: list[str],
     ) -> Response | None:
+        started = time.time()
+        if request.method in _WRITE_VERBS and self.settings.write_latency > 0:
+            await asyncio.sleep(self.settings.write_latency)
         if request.method not in _WRITE_VERBS or _dry_run(request):
             return await self._serve_resource(
                 request, conn, rtype, namespace, name, subresource, watch_path, warnings
             )
-        started = time.time()
         labels = self._labels(rtype, namespace, name) if request.method == "DELETE" else {}
         response = await self._serve_resource(
             request, conn, rtype, namespace, name, subresource, watch_path, warnings
