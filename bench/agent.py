@@ -6,7 +6,9 @@ The shape of Flux's published benchmark (issue 14): 1,000 Applications of 5
 small objects each (a Deployment and ConfigMaps) in one monorepo, polled
 every 2 s, from a cold start. The Kubernetes API test server runs in its own
 process (``gitward testing kube-api``) so the agent's CPU and memory are
-measured alone; the agent runs in this process with a SQLite store. Prints,
+measured alone; the agent runs in this process with a SQLite store, and its
+CPU includes the processes it starts (the git fetch fork server and its
+children). Prints,
 each beside its target (issue 14) or anchor:
 
 * cold start → the root's Application files all listed, every Application

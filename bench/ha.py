@@ -5,7 +5,9 @@ Runs the scenario of ``tests/e2e/ha_scenario.py`` with real processes: three
 tests start it) coordinating through Kubernetes Leases on the API test server
 (its own process, recording every write), 60 Applications; SIGKILL of the
 replica writing a commit, SIGSTOP of one past its lease then SIGCONT, scale
-3 -> 1 -> 3. Leases of 3 s (renew deadline 2 s, retry 0.5 s).
+3 -> 1 -> 3. Leases of 3 s (renew deadline 2 s, retry 0.5 s). The API test
+server holds every write 0.2 s (``--write-latency``), so the kill lands in the
+middle of a sync; takeover times include that latency.
 
 Takeover: for each Application the killed replica owned and had not yet
 written, the time from the SIGKILL to the first write of it by another
