@@ -69,7 +69,7 @@ class Pollers:
                 self._tasks.pop(url, None)
                 return
             fetched = await revisions.fetch(ctx, url)
-            if fetched is not None and fetched.received_objects and _is_root(ctx, url):
+            if fetched is not None and fetched.received_objects and revisions.is_root(ctx, url):
                 ctx.root_wakeup.set()  # it reuses this fetch
             resolved: dict[tuple[str, str], str] = {}
             problem = "" if fetched is not None and not fetched.stale else "fetch failed"
@@ -142,11 +142,6 @@ class Pollers:
             await ctx.event(state.name, "Normal", "SourceRecovered", "repository reachable again")
             await ctx.save(state)
             ctx.queue.add(state.name, "source recovered")
-
-
-def _is_root(ctx: context.Context, url: str) -> bool:
-    root = ctx.settings.root
-    return root is not None and webhooks.normalise_url(root.repo_url) == webhooks.normalise_url(url)
 
 
 def _source_available(state: states.AppState) -> bool:

@@ -13,11 +13,10 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
     """Handle one verified push; returns the names of the Applications queued."""
     pushed = {webhooks.normalise_url(url) for url in event.repo_urls}
     root = ctx.settings.root
-    fetched: set[str] = set()
-    if root is not None and webhooks.normalise_url(root.repo_url) in pushed:
+    root_pushed = root is not None and webhooks.normalise_url(root.repo_url) in pushed
+    if root is not None and root_pushed:
         # Fetched before the root trigger wakes: it reuses a recent fetch.
         await revisions.fetch(ctx, root.repo_url)
-        fetched.add(webhooks.normalise_url(root.repo_url))
         ctx.root_wakeup.set()
     queued = []
     by_url: dict[str, list[states.AppState]] = {}
@@ -28,7 +27,7 @@ async def push(ctx: context.Context, event: webhooks.PushEvent) -> list[str]:
             if webhooks.normalise_url(source_url) in pushed:
                 by_url.setdefault(source_url, []).append(state)
     for url, affected in by_url.items():
-        if webhooks.normalise_url(url) not in fetched:
+        if not (root_pushed and revisions.is_root(ctx, url)):  # fetched above
             await revisions.fetch(ctx, url)
         resolved: dict[tuple[str, str], str] = {}
         moved = untouched.Pass(ctx, url)

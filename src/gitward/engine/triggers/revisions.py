@@ -12,6 +12,7 @@ import structlog
 from gitward import errors
 from gitward.engine import context, sourcing, states
 from gitward.source import base as source_base
+from gitward.source import webhooks
 
 _log = structlog.get_logger(__name__)
 
@@ -24,6 +25,12 @@ async def fetch(ctx: context.Context, url: str) -> source_base.FetchResult | Non
     except errors.GitwardError as exc:
         _log.warning("fetch failed", error=str(exc))
         return None
+
+
+def is_root(ctx: context.Context, url: str) -> bool:
+    """Whether ``url`` names the root's repository (spelt any way)."""
+    root = ctx.settings.root
+    return root is not None and webhooks.normalise_url(root.repo_url) == webhooks.normalise_url(url)
 
 
 def known_unmoved(state: states.AppState, resolved: dict[tuple[str, str], str]) -> bool:

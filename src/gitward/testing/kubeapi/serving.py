@@ -172,10 +172,14 @@ class Router:
         watch_path: bool,
         warnings: list[str],
     ) -> Response | None:
+        if request.method not in _WRITE_VERBS:
+            return await self._serve_resource(
+                request, conn, rtype, namespace, name, subresource, watch_path, warnings
+            )
         started = time.time()
-        if request.method in _WRITE_VERBS and self.settings.write_latency > 0:
+        if self.settings.write_latency > 0:
             await asyncio.sleep(self.settings.write_latency)
-        if request.method not in _WRITE_VERBS or _dry_run(request):
+        if _dry_run(request):
             return await self._serve_resource(
                 request, conn, rtype, namespace, name, subresource, watch_path, warnings
             )
