@@ -264,19 +264,33 @@ class Scenario:
                     return False
             return True
 
+        lagging: dict[str, Any] = {}
+
         def synced() -> bool:
             listed = self.api(self.live()[0], "/api/v1/applications")
             items = listed["items"] if isinstance(listed, dict) else listed
             by_name = {a["name"]: a for a in items}
-            return all(
-                name in by_name
-                and by_name[name]["sync"]["status"] == "Synced"
-                and by_name[name]["sync"]["syncedRevision"] == self.head
-                for name in self.names
-            )
+            lagging.clear()
+            for name in self.names:
+                found = by_name.get(name)
+                if found is None:
+                    lagging[name] = "not listed"
+                elif (
+                    found["sync"]["status"] != "Synced"
+                    or found["sync"]["syncedRevision"] != self.head
+                ):
+                    lagging[name] = {
+                        k: found[k] for k in ("sync", "conditions", "reconciledAt", "message")
+                    }
+            return not lagging
 
         eventually(owners_agree, f"{step}: live replicas {live} agree, none unowned", timeout)
-        eventually(synced, f"{step}: every Application Synced at {self.head[:12]}", timeout)
+        try:
+            eventually(synced, f"{step}: every Application Synced at {self.head[:12]}", timeout)
+        except AssertionError as exc:
+            owners = self.owners()
+            shown = {name: (owners.get(name), why) for name, why in lagging.items()}
+            raise AssertionError(f"{exc}; lagging (owner, status): {shown}") from None
         labels = json.loads(self._kubectl("get", "configmaps", "-n", "ha", "-o", "json"))
         versions = {
             item["metadata"]["name"]: item["metadata"].get("labels", {}).get("version")
