@@ -117,3 +117,54 @@ async def test_an_agent_reconciles_only_what_it_owns(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_application_lost_stops_counting_as_reconciled_here_at_once(
+    git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    """Replicas follow the status of what they do not reconcile from the store;
+    an Application this agent lost while nothing queued it (already synced, or
+    its retry waiting) must leave its reconciled set when the shard changes,
+    or its old owner shows its own stale status for ever."""
+    create_namespace(cluster, "own")
+    git.commit(
+        "two apps",
+        {
+            "apps/mine.yaml": APP.format(name="mine", url=git.url),
+            "apps/theirs.yaml": APP.format(name="theirs", url=git.url),
+            "mine/cm.yaml": configmap("mine"),
+            "theirs/cm.yaml": configmap("theirs"),
+        },
+    )
+    settings = config_settings.Settings.model_validate(
+        {
+            "targets": {"test": {"kubeconfig": str(cluster.kubeconfig)}},
+            "root": {"repoURL": git.url, "ref": "main", "path": "apps"},
+            "cacheDir": str(tmp_path / "cache"),
+            "pollInterval": "0.3s",
+        }
+    )
+    store = stores.MemoryStore()
+    await store.open()
+    shard = Shard({"mine", "theirs"})
+    async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
+        agent = loop.Agent(settings, runtime, store, owner=shard)  # type: ignore[arg-type]
+        task = asyncio.create_task(agent.run())
+        try:
+
+            def both_synced() -> bool:
+                return all(
+                    name in agent.context.owned and agent.apps[name].synced_revision
+                    for name in ("mine", "theirs")
+                )
+
+            await eventually(both_synced, "both reconciled here")
+            shard.change({"mine"})  # another replica joined and took "theirs"
+            assert agent.context.owned == {"mine"}
+            await asyncio.sleep(1.0)  # several polls: nothing adds it back
+            assert agent.context.owned == {"mine"}
+            shard.change({"mine", "theirs"})  # and left again
+            await eventually(lambda: "theirs" in agent.context.owned, "theirs reconciled again")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

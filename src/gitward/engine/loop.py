@@ -264,11 +264,14 @@ class Agent:
 
     def _ownership_changed(self) -> None:
         # Queue everything again: the workers reconcile what is owned now
-        # (recovering it first) and drop the rest.
+        # (recovering it first) and drop the rest. What is no longer owned
+        # stops counting as reconciled here at once, so its new owner's status
+        # is followed (engine.replicas) even when nothing queues it again here.
         for name in self.apps:
             if self.context.ownership.owns(name):
                 self.queue.add(name, "ownership changed")
             else:
+                self.context.owned.discard(name)
                 self.queue.forget(name)
                 running = self.context.running.get(name)
                 if running is not None:

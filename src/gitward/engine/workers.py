@@ -125,6 +125,8 @@ class Workers:
         if app not in ctx.owned:
             if not ctx.ownership.owns_everything:
                 await recovery.take_over(ctx, app)
+                if not ctx.ownership.owns(app):  # moved on while it was recovered
+                    return False
             ctx.owned.add(app)
         return True
 
