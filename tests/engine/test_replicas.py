@@ -313,6 +313,41 @@ async def test_a_replica_with_a_stale_lease_writes_nothing(
         assert agent.replicas is shard
 
 
+@pytest.mark.slow
+async def test_a_writable_application_dropped_by_a_worker_is_queued_again(
+    git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    """A worker drops an Application it may not write at that instant (still
+    settling, or this replica's member view briefly stale); with no commit to
+    come, the follower queues it again once it is writable."""
+    create_namespace(cluster, "own")
+    git.commit("one app", {"apps/solo.yaml": APP.format(name="solo", url=git.url)})
+    git.commit("its object", {"solo/cm.yaml": configmap("solo")})
+    board = coordinators.Board(TIMINGS, time.monotonic)
+    shard = replicas.Replicas(board.coordinator("r"), balance=0.25)
+    store = stores.MemoryStore()
+    await store.open()
+    settings = _settings(git, cluster, tmp_path / "cache")
+    async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
+        agent = loop.Agent(settings, runtime, store, owner=shard)
+        task = asyncio.create_task(agent.run())
+        try:
+            ctx = agent.context
+            await eventually(
+                lambda: "solo" in ctx.owned and ctx.apps["solo"].synced_revision != "",
+                "solo reconciled by its owner",
+            )
+            first = ctx.apps["solo"].reconciled_at
+            # What a worker leaves behind when it finds the Application not
+            # writable: not counted as reconciled here, not queued.
+            ctx.owned.discard("solo")
+            await eventually(lambda: "solo" in ctx.owned, "solo reconciled again")
+            assert ctx.apps["solo"].reconciled_at != first
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_recovery_skips_operations_of_live_fences() -> None:
     store = stores.MemoryStore()
     await store.open()

@@ -8,6 +8,10 @@ With ``replicas.coordinator`` set, ``engine.loop`` builds one
   it; every change of the shard queues every Application again (the workers
   take what is owned now and drop the rest), once at the change and once
   more when the Applications that moved here from a live replica settle;
+  and every ``retryPeriod`` the follower queues any Application of the shard
+  that is writable but not yet reconciled here (one a worker dropped while
+  this replica's view was briefly stale would otherwise wait for the next
+  commit or resync);
 * wraps every target the runtime connects in an ``engine.fencing``
   FencedTarget (:meth:`Replicas.wrap`), so each write is checked against the
   lease and the shard immediately before it is sent;
@@ -201,11 +205,18 @@ class Replicas:
         while True:
             self.membership.declare(ctx.apps)
             self._export()
+            self._queue_unreconciled(ctx)
             try:
                 await self._follow_statuses(ctx)
             except errors.RetryableError as exc:
                 _log.warning("cannot read the other replicas' statuses", error=str(exc))
             await asyncio.sleep(period)
+
+    def _queue_unreconciled(self, ctx: context.Context) -> None:
+        """Queue what this replica may write but has not reconciled as its owner."""
+        for name in self.membership.shard() - ctx.owned:
+            if name in ctx.apps and name not in ctx.queue and self.owns(name):
+                ctx.queue.add(name, "ownership changed")
 
     async def _follow_statuses(self, ctx: context.Context) -> None:
         """Take the status of every Application another replica reconciles from the
