@@ -65,9 +65,8 @@ class Shard:
             listener()
 
 
-async def test_an_agent_reconciles_only_what_it_owns(
-    git: Git, cluster: Any, tmp_path: Path
-) -> None:
+def _two_apps(git: Git, cluster: Any, tmp_path: Path) -> config_settings.Settings:
+    """Applications "mine" and "theirs" (a ConfigMap each) in Git; the settings."""
     create_namespace(cluster, "own")
     git.commit(
         "two apps",
@@ -78,7 +77,7 @@ async def test_an_agent_reconciles_only_what_it_owns(
             "theirs/cm.yaml": configmap("theirs"),
         },
     )
-    settings = config_settings.Settings.model_validate(
+    return config_settings.Settings.model_validate(
         {
             "targets": {"test": {"kubeconfig": str(cluster.kubeconfig)}},
             "root": {"repoURL": git.url, "ref": "main", "path": "apps"},
@@ -86,6 +85,12 @@ async def test_an_agent_reconciles_only_what_it_owns(
             "pollInterval": "0.3s",
         }
     )
+
+
+async def test_an_agent_reconciles_only_what_it_owns(
+    git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    settings = _two_apps(git, cluster, tmp_path)
     store = stores.MemoryStore()
     await store.open()
     # A sync of "theirs" running on another replica when this one starts.
@@ -126,24 +131,7 @@ async def test_an_application_lost_stops_counting_as_reconciled_here_at_once(
     an Application this agent lost while nothing queued it (already synced, or
     its retry waiting) must leave its reconciled set when the shard changes,
     or its old owner shows its own stale status for ever."""
-    create_namespace(cluster, "own")
-    git.commit(
-        "two apps",
-        {
-            "apps/mine.yaml": APP.format(name="mine", url=git.url),
-            "apps/theirs.yaml": APP.format(name="theirs", url=git.url),
-            "mine/cm.yaml": configmap("mine"),
-            "theirs/cm.yaml": configmap("theirs"),
-        },
-    )
-    settings = config_settings.Settings.model_validate(
-        {
-            "targets": {"test": {"kubeconfig": str(cluster.kubeconfig)}},
-            "root": {"repoURL": git.url, "ref": "main", "path": "apps"},
-            "cacheDir": str(tmp_path / "cache"),
-            "pollInterval": "0.3s",
-        }
-    )
+    settings = _two_apps(git, cluster, tmp_path)
     store = stores.MemoryStore()
     await store.open()
     shard = Shard({"mine", "theirs"})

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import inspect
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -275,19 +275,27 @@ async def test_two_agents_share_the_work_and_one_leaving_hands_over_at_once(
             await asyncio.gather(*(t for _, _, t in agents.values()), return_exceptions=True)
 
 
-@pytest.mark.slow
-async def test_a_replica_with_a_stale_lease_writes_nothing(
-    git: Git, cluster: Any, tmp_path: Path
-) -> None:
+async def _solo(
+    git: Git, cluster: Any, tmp_path: Path, clock: Callable[[], float]
+) -> tuple[replicas.Replicas, stores.MemoryStore, config_settings.Settings]:
+    """One Application "solo" (one ConfigMap) in Git, and one replica "r" on
+    its own board, its store and its settings."""
     create_namespace(cluster, "own")
     git.commit("one app", {"apps/solo.yaml": APP.format(name="solo", url=git.url)})
     git.commit("its object", {"solo/cm.yaml": configmap("solo")})
-    clock = coordinators.Clock(time.monotonic())
     board = coordinators.Board(TIMINGS, clock)
     shard = replicas.Replicas(board.coordinator("r"), balance=0.25)
     store = stores.MemoryStore()
     await store.open()
-    settings = _settings(git, cluster, tmp_path / "cache")
+    return shard, store, _settings(git, cluster, tmp_path / "cache")
+
+
+@pytest.mark.slow
+async def test_a_replica_with_a_stale_lease_writes_nothing(
+    git: Git, cluster: Any, tmp_path: Path
+) -> None:
+    clock = coordinators.Clock(time.monotonic())
+    shard, store, settings = await _solo(git, cluster, tmp_path, clock)
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
         agent = loop.Agent(settings, runtime, store, owner=shard)
         # Joined and in the shard, then frozen past its renew deadline.
@@ -320,14 +328,7 @@ async def test_a_writable_application_dropped_by_a_worker_is_queued_again(
     """A worker drops an Application it may not write at that instant (still
     settling, or this replica's member view briefly stale); with no commit to
     come, the follower queues it again once it is writable."""
-    create_namespace(cluster, "own")
-    git.commit("one app", {"apps/solo.yaml": APP.format(name="solo", url=git.url)})
-    git.commit("its object", {"solo/cm.yaml": configmap("solo")})
-    board = coordinators.Board(TIMINGS, time.monotonic)
-    shard = replicas.Replicas(board.coordinator("r"), balance=0.25)
-    store = stores.MemoryStore()
-    await store.open()
-    settings = _settings(git, cluster, tmp_path / "cache")
+    shard, store, settings = await _solo(git, cluster, tmp_path, time.monotonic)
     async with runtimes.Runtime.open(runtimes.RuntimeOptions(settings=settings)) as runtime:
         agent = loop.Agent(settings, runtime, store, owner=shard)
         task = asyncio.create_task(agent.run())
