@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gitward.model import operations
 from tests.e2e.test_agent import AgentProcess, agent_factory, eventually
 from tests.fixtures import Git, create_namespace, kget
 
@@ -94,8 +95,12 @@ def text(path: Path) -> str:
 
 
 def last_operation(agent: AgentProcess, app: str) -> Any:
+    """The Application's latest operation once it has finished (its results
+    are recorded then: the PostSync hook runs just before)."""
     ops = agent.operations(app)
-    return ops[0].operation if ops else None
+    if not ops or ops[0].operation.phase is operations.OperationPhase.RUNNING:
+        return None
+    return ops[0].operation
 
 
 def test_files_and_a_command_sync_drift_is_healed_or_reported_and_prune_is_careful(
