@@ -209,10 +209,16 @@ def test_commit_is_applied_and_drift_corrected_without_calling_gitward(
     # A commit is applied with no call to gitward (polling).
     sha = git.commit("web 2", {"web/deploy.yaml": deployment("web", "example/web:2")})
     eventually(lambda: image_of(cluster, "web") == "example/web:2", "commit applied")
-    ops = agent.operations("web")
-    assert any(
-        op.operation.revision.sha == sha and op.operation.phase.value == "Succeeded" for op in ops
-    )
+
+    def recorded() -> list[Any] | None:
+        # The objects are written before the operation is recorded as finished.
+        ops = agent.operations("web")
+        done = any(
+            o.operation.revision.sha == sha and o.operation.phase.value == "Succeeded" for o in ops
+        )
+        return ops if done else None
+
+    ops = eventually(recorded, "the sync of web 2 recorded as Succeeded")
     assert ops[0].operation.revision.author == "Ada Author <ada@example.com>"
 
     # Prune on file removal.
