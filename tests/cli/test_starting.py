@@ -94,6 +94,43 @@ def test_a_command_is_imported_when_it_runs(tmp_path: Path) -> None:
     assert "--config" in done.stdout
 
 
+_LOGGING = """
+import sys
+import rich.console
+from gitward.cli import logs
+imported = sorted(m for m in ("rich.traceback", "rich.pretty") if m in sys.modules)
+import rich.pretty  # rich itself still imports it when its console needs it
+logs.configure()
+import structlog
+try:
+    1 / 0
+except ZeroDivisionError:
+    structlog.get_logger().exception("boom", imported=imported)
+"""
+
+
+def test_logs_import_structlog_without_rich_tracebacks(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    modules, done = _imported(tmp_path, "serve", "--config", str(missing))
+    assert done.returncode == 2, done.stderr
+    assert f"{missing}: no such file" in done.stderr
+    assert "structlog" in modules
+    assert "rich.traceback" not in modules
+    assert "rich.pretty" not in modules
+    logged = subprocess.run(
+        [sys.executable, "-c", _LOGGING],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GITWARD_LOG_LEVEL": "info"},
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert "imported=[]" in logged.stderr
+    assert "Traceback (most recent call last)" in logged.stderr
+    assert "ZeroDivisionError: division by zero" in logged.stderr
+    assert "\u256d" not in logged.stderr  # no rich panel
+
+
 def _first_paragraph(text: str) -> str:
     return " ".join(text.strip().split("\n\n")[0].split())
 

@@ -43,6 +43,10 @@ class Lazy:
     logs: bool = True
 
     def load(self) -> click.Command:
+        if self.logs:
+            # Before the command's modules: structlog is imported the cheap
+            # way there (see gitward.cli.logs).
+            importlib.import_module("gitward.cli.logs")
         module_name, _, attribute = self.target.partition(":")
         found = getattr(importlib.import_module(module_name), attribute)
         if isinstance(found, typer.Typer):

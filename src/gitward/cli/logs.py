@@ -12,7 +12,35 @@ import logging
 import os
 import sys
 
-import structlog
+
+def _import_structlog_plain() -> None:
+    """Import structlog without rich's traceback renderer and pretty-printer.
+
+    When rich is installed, structlog imports both (with pygments and attrs)
+    to render exceptions: ~20 ms of every command's start. gitward's logs
+    render exceptions as plain text (``configure``), so structlog is imported
+    with those two modules marked missing (``None`` in ``sys.modules`` makes
+    their import fail), and the marks are taken away at once: rich imports
+    them later when its console needs them. Has no effect if structlog is
+    already imported; :class:`gitward.cli.lazy_groups.Lazy` imports this
+    module before a command that logs, so it comes first.
+    """
+    if "structlog" in sys.modules:
+        return
+    marked = [name for name in ("rich.traceback", "rich.pretty") if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        for name in marked:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+
+
+_import_structlog_plain()
+
+import structlog  # noqa: E402
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -29,7 +57,9 @@ def configure(default_level: str = "warning") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json_format
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
