@@ -115,6 +115,16 @@ def test_encrypted_secret_is_applied_and_never_printed(
         assert CANARY not in done.stdout and CANARY not in done.stderr
         assert base64.b64encode(CANARY.encode()).decode() not in done.stdout + done.stderr
         assert "changed-by-hand" not in done.stdout
+    # A decrypted render is never kept on disk for the next command: no file
+    # under the cache directory holds the value.
+    cache = tmp_path / "cache" / "gitward"
+    assert (cache / "repositories").is_dir()
+    assert not list(cache.glob("renders/**/*.json"))
+    for path in cache.rglob("*"):
+        if path.is_file():
+            held = path.read_bytes()
+            assert CANARY.encode() not in held
+            assert base64.b64encode(CANARY.encode()) not in held
 
     # Without the key reference the render fails, naming the file, not the value.
     app.write_text(app.read_text().replace("  decryption: {keyRef: team}\n", ""))

@@ -98,6 +98,7 @@ def _options(
         context=context,
         cache_dir=cache_dir,
         record_metrics=False,
+        keep_renders=True,
     )
 
 

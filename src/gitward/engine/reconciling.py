@@ -123,7 +123,9 @@ async def desired_state(
     ]
     with runtime.metrics.stage(metrics.Stage.RENDER):
         renders = [
-            await asyncio.to_thread(rendering.render, request, unit.render.kind)
+            await asyncio.to_thread(
+                rendering.render, request, unit.render.kind, kept=runtime.kept_renders
+            )
             for request, unit in zip(requests, resolved.units, strict=True)
         ]
     rendered = renders[0] if len(renders) == 1 else rendering.combine(app.name, renders)

@@ -19,7 +19,7 @@ from gitward import errors
 from gitward.config import settings as config_settings
 from gitward.config import targets as config_targets
 from gitward.engine import documents, metrics
-from gitward.render import sops
+from gitward.render import keeping, sops
 from gitward.source import base as source_base
 from gitward.source import credentials as source_credentials
 from gitward.targets import base as targets
@@ -41,6 +41,9 @@ class RuntimeOptions:
     settings: config_settings.Settings | None = None  # already loaded (agent, demo)
     # False for a one-shot command: nobody scrapes its metrics.
     record_metrics: bool = True
+    # True for a one-shot command: renders are kept under the cache directory
+    # for the next process (render.keeping); the agent keeps them in memory.
+    keep_renders: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -75,6 +78,9 @@ class Runtime:
         # Replicas fence every write (engine.replicas): set before the first target.
         self.wrap: Callable[[targets.Target], targets.Target] | None = None
         self._decryption: dict[str, sops.Decryption] = {}
+        self.kept_renders = (
+            keeping.KeptRenders(cache_dir / "renders") if options.keep_renders else None
+        )
         self._signing: dict[str, source_base.SignaturePolicy] = {}
 
     @classmethod

@@ -4,10 +4,11 @@ The key is a sha256 over the renderer's name and version, its options
 (canonical JSON), the Application's name, path and namespace, the limits, and
 the digest of every input path the renderer declares (``Renderer.inputs``), so
 a monorepo commit that touches nothing under an Application's inputs costs no
-render. The cache lives in memory only, bounded by entry count and total bytes
+render. The cache lives in memory, bounded by entry count and total bytes
 (least recently used goes first): once SOPS decryption runs as a post-render
-transform, rendered output holds secrets, and those must never reach disk.
-Used by ``render.rendering``.
+transform, rendered output holds secrets, and those must never reach disk
+(``render.keeping`` keeps on disk, for one-shot commands, only renders with
+nothing decrypted or substituted). Used by ``render.rendering``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ inputs, and returns the cached result or renders; then enforces the object
 count and total size limits, checks every object's identity
 (``render.validating``), warns on an empty render, and runs the
 post-render transforms (the seam where SOPS decryption and variable
-substitution plug in). Whatever comes out is cached in memory by input digest.
+substitution plug in). Whatever comes out is cached in memory by input digest
+(and, for one-shot commands, kept on disk when it holds nothing decrypted or
+substituted: ``render.keeping``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gitward.render import (
     detection,
     directory,
     hostfiles,
+    keeping,
     paths,
     sops,
     substituting,
@@ -99,24 +102,34 @@ def render(
     kind: str | None = None,
     *,
     render_cache: caching.RenderCache | None = None,
+    kept: keeping.KeptRenders | None = None,
 ) -> resources.Rendered:
-    """Render ``request`` with the renderer ``kind`` (auto-detected when None)."""
+    """Render ``request`` with the renderer ``kind`` (auto-detected when None).
+
+    With ``kept``, a render missing from the in-memory cache is looked up
+    there before it is made, and kept there once made, unless it was
+    decrypted or had variables substituted (those never reach the disk)."""
     renderer = detection.detect(request.tree, request.path, kind)
     inputs = renderer.inputs(request)
     key = caching.key(renderer, request, inputs)
     store = cache if render_cache is None else render_cache
+    if request.decryption is not None or request.variables is not None:
+        kept = None
 
     def produce() -> tuple[resources.Rendered, int]:
+        found = kept.load(key) if kept is not None else None
+        if found is not None:
+            return found
         rendered, size = _finish(request, renderer.render(request))
-        return (
-            resources.Rendered(
-                manifests=rendered.manifests,
-                input_digest=key,
-                warnings=rendered.warnings,
-                input_paths=read_paths(renderer, request, inputs),
-            ),
-            size,
+        made = resources.Rendered(
+            manifests=rendered.manifests,
+            input_digest=key,
+            warnings=rendered.warnings,
+            input_paths=read_paths(renderer, request, inputs),
         )
+        if kept is not None:
+            kept.keep(key, made, size)
+        return made, size
 
     return store.get_or_render(key, produce)
 
