@@ -3,7 +3,7 @@
 ``gitward sync`` as a process against the Kubernetes API test server, which
 counts the requests it answers. A fresh sync sends one apply per object and a
 few LISTs (no read of each object first); a no-op sync and a diff send no
-request per object at all; drift made with the real kubectl (scale, edit, a
+request per object at all, and list each kind once; drift made with the real kubectl (scale, edit, a
 removed field) and a field dropped from Git still show in the diff and are
 corrected by the next sync.
 """
@@ -77,6 +77,8 @@ def test_sync_round_trips_and_drift(
         assert "get" not in spent, (command, spent)
         assert "patch (dry run)" not in spent, (command, spent)
         assert "patch" not in spent, (command, spent)
+        # One LIST per kind: the inventory holds every object, none is read again.
+        assert spent.get("list") == 2, (command, spent)
         assert sum(spent.values()) <= 20, (command, spent)
 
     # Drift made with kubectl, and a field dropped from Git.

@@ -197,16 +197,16 @@ async def _plan(
     """The Plan, and the live objects it was made from."""
     target = runtime.target(app.spec.destination.target)
     prepared = await prepare(runtime, app, desired, project=project)
-    # A generated hook (metadata.generateName) has no live object to read.
-    # The two reads are independent (a LIST per kind each): sent together.
-    reading = asyncio.ensure_future(target.read([m.key for m in prepared if not m.key.generated]))
-    try:
-        inventory = await target.inventory(app.name)
-    except BaseException:
-        reading.cancel()
-        reading.add_done_callback(_retrieved)
-        raise
-    live = await reading
+    # The inventory (a LIST per kind of the objects labelled as the
+    # Application's) holds every object it already tracks: only the rest is
+    # read (another LIST per kind, or a GET each), so a re-sync of an
+    # unchanged Application lists each kind once. A generated hook
+    # (metadata.generateName) has no live object to read.
+    inventory = await target.inventory(app.name)
+    tracked = {resources.ResourceKey.of(obj): obj for obj in inventory}
+    wanted = [m.key for m in prepared if not m.key.generated]
+    read = await target.read([key for key in wanted if key not in tracked])
+    live = {key: tracked[key] if key in tracked else read.get(key) for key in dict.fromkeys(wanted)}
     options = plan_options(app, prune=prune)
     predicted, unchanged = await _dry_run_existing(
         target, prepared, live, options, runtime.concurrency
@@ -222,13 +222,6 @@ async def _plan(
         unchanged=unchanged,
     )
     return built, live
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    """Reads the outcome of a task nobody awaits any more, so asyncio does not
-    report its exception as never retrieved."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def prepare(
