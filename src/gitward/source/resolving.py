@@ -26,12 +26,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
-import semver
 
 from gitward import errors
 from gitward.model import operations
+
+if TYPE_CHECKING:
+    # Imported where a version is made (~4 ms): a branch or a commit needs none.
+    import semver
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-f]{4,39}$")
@@ -178,6 +182,8 @@ def _partial(text: str) -> _Partial | None:
 
 
 def _v(major: int, minor: int = 0, patch: int = 0, pre: str = "") -> semver.Version:
+    import semver
+
     return semver.Version(major, minor, patch, pre or None)
 
 
@@ -216,6 +222,8 @@ def _expand(op: str, partial: _Partial) -> list[_Comparator]:
 
 def parse_tag(name: str) -> semver.Version | None:
     """The version a tag name denotes (``v1.2.3`` or ``1.2.3``), None otherwise."""
+    import semver
+
     text = name[1:] if name[:1] in ("v", "V") else name
     try:
         return semver.Version.parse(text)
