@@ -59,6 +59,12 @@ def _bodies(data: dict[str, str] | None = None, replicas: int = 2) -> list[dict[
             "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
         },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "stringData": {"password": "hunter2"},
+        },
     ]
 
 
@@ -75,18 +81,20 @@ async def _apply_all(target: KubernetesTarget, **kwargs: Any) -> list[resources.
 
 
 async def _shortcut_and_plan(
-    target: KubernetesTarget, prepared: list[resources.Manifest]
+    target: KubernetesTarget,
+    prepared: list[resources.Manifest],
+    options: base.PlanOptions = OPTIONS,
 ) -> tuple[dict[str, bool], dict[str, plans.Change]]:
     """known_unchanged per object, and the plan computed with a dry run of every object."""
     live = await target.read([m.key for m in prepared])
     known = {
-        m.key.kind: planning.known_unchanged(m, current, OPTIONS)
+        m.key.kind: planning.known_unchanged(m, current, options)
         for m in prepared
         if (current := live[m.key]) is not None
     }
     predicted = {m.key: dict(await target.dry_run(m, force=True)) for m in prepared}
     inventory = await target.inventory(APP)
-    plan = planning.build(APP, "sha", prepared, live, inventory, OPTIONS, predicted=predicted)
+    plan = planning.build(APP, "sha", prepared, live, inventory, options, predicted=predicted)
     return known, {c.key.kind: c for c in plan.changes}
 
 
@@ -117,8 +125,49 @@ def _all_agree(known: dict[str, bool], changes: dict[str, plans.Change]) -> None
 async def test_objects_as_last_applied_need_no_dry_run(target: KubernetesTarget) -> None:
     prepared = await _apply_all(target)
     known, changes = await _shortcut_and_plan(target, prepared)
-    assert known == {"Namespace": True, "ConfigMap": True, "Deployment": True, "Service": True}
+    assert known == {
+        "Namespace": True,
+        "ConfigMap": True,
+        "Deployment": True,
+        "Service": True,
+        "Secret": True,  # stringData in Git, data on the server
+    }
     _all_agree(known, changes)
+
+
+def _with(manifest: resources.Manifest, **fields: Any) -> resources.Manifest:
+    return resources.Manifest.from_body({**manifest.body, **fields}, source=manifest.source)
+
+
+async def test_values_changed_under_gitwards_own_name_are_found(target: KubernetesTarget) -> None:
+    # Applied as gitward (its field manager, its digest): only the values differ.
+    prepared = await _apply_all(target)
+    by_kind = {m.key.kind: m for m in prepared}
+    await target.apply(
+        _with(by_kind["ConfigMap"], data={"mode": "slow", "level": "3"}), force=False
+    )
+    await target.apply(_with(by_kind["Secret"], stringData={"password": "changed"}), force=False)
+    known, changes = await _shortcut_and_plan(target, prepared)
+    assert known["ConfigMap"] is False
+    assert known["Secret"] is False
+    assert known["Service"] is True
+    assert [c.path for c in changes["ConfigMap"].field_changes] == ["/data/mode"]
+    assert changes["Secret"].action is plans.Action.UPDATE
+
+
+async def test_differences_ignored_by_a_rule_leave_an_object_known_unchanged(
+    target: KubernetesTarget,
+) -> None:
+    prepared = await _apply_all(target)
+    settings = next(m for m in prepared if m.key.kind == "ConfigMap")
+    await target.apply(_with(settings, data={"mode": "slow", "level": "3"}), force=False)
+    rule = base.IgnoreRule(kind="ConfigMap", json_pointers=("/data/mode",))
+    ignoring = base.PlanOptions(ignore_differences=(rule,))
+    known, changes = await _shortcut_and_plan(target, prepared, ignoring)
+    assert known["ConfigMap"] is True
+    _all_agree(known, changes)
+    known, _ = await _shortcut_and_plan(target, prepared)
+    assert known["ConfigMap"] is False
 
 
 async def test_values_changed_by_others_are_found(

@@ -406,8 +406,14 @@ def known_unchanged(
     if _fieldsv1.overlaps(others, manifest.body):
         return False
     desired = normalising.normalise(manifest.body)
-    current = normalising.normalise(live)
     rules = ignoring.matching(options.ignore_differences, manifest.key)
+    if not rules:
+        # Only the fields ``desired`` declares are compared, and normalising
+        # changes none of those on the live side (a live null reads as an
+        # absent field either way): the live object is read as it is rather
+        # than copied.
+        return not comparing.diff_declared(live, desired)
+    current = normalising.normalise(live)
     ignoring.strip(rules, managed, desired, current)
     return not comparing.diff_declared(current, desired)
 
