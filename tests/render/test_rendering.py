@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -189,6 +191,26 @@ def test_registry() -> None:
     bad.name = "no spaces allowed"
     with pytest.raises(errors.ConfigError, match="not a plain identifier"):
         registry.register(bad)
+
+
+_NAMED = """
+import sys
+from gitward.render import registry
+assert registry.get("directory").name == "directory"
+print(sorted(m for m in sys.modules if m.startswith("gitward.render.")))
+print(registry.get("helm").name, registry.get("helm") is registry.get("helm"))
+"""
+
+
+def test_a_built_in_renderer_is_imported_when_first_asked_for() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _NAMED], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded, helm = done.stdout.splitlines()
+    assert "gitward.render.directory" in loaded
+    for other in ("helm", "kustomize", "jsonnet"):
+        assert f"gitward.render.{other}'" not in loaded
+    assert helm == "helm True"
 
 
 def test_missing_application_path(make_repo: MakeRepo) -> None:

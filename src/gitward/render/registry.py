@@ -1,19 +1,29 @@
 """Renderers by name: the built-ins register here exactly as a user's plugin would.
 
 ``render.rendering`` and ``render.detection`` look renderers up here; a plugin
-calls :func:`register` with any object satisfying ``base.Renderer``.
+calls :func:`register` with any object satisfying ``base.Renderer``. A
+built-in is imported when it is first asked for: an Application that names
+its renderer (``render: {directory: {}}``) imports no other.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 
 from gitward import errors
 from gitward.render import base
 
 _lock = threading.Lock()
-_renderers: dict[str, base.Renderer] = {}
+# A renderer, or where a built-in lives ("module:Class") until it is first used.
+_renderers: dict[str, base.Renderer | str] = {}
 _order: list[str] = []  # registration order: detection asks in this order
+_BUILTINS = {
+    "helm": "gitward.render.helm:HelmRenderer",
+    "kustomize": "gitward.render.kustomize:KustomizeRenderer",
+    "jsonnet": "gitward.render.jsonnet:JsonnetRenderer",
+    "directory": "gitward.render.directory:DirectoryRenderer",
+}
 
 
 def register(renderer: base.Renderer, *, replace: bool = False) -> None:
@@ -22,7 +32,10 @@ def register(renderer: base.Renderer, *, replace: bool = False) -> None:
     Registering a second renderer under a taken name is an error unless
     ``replace`` is set (a plugin deliberately overriding a built-in).
     """
-    name = renderer.name
+    _add(renderer.name, renderer, replace=replace)
+
+
+def _add(name: str, renderer: base.Renderer | str, *, replace: bool) -> None:
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise errors.ConfigError(f"renderer name {name!r} is not a plain identifier")
     with _lock:
@@ -48,7 +61,21 @@ def get(name: str) -> base.Renderer:
         known = ", ".join(_order)
     if renderer is None:
         raise errors.RenderError(f"unknown renderer {name!r} (registered: {known})")
+    if isinstance(renderer, str):
+        return _load(name, renderer)
     return renderer
+
+
+def _load(name: str, reference: str) -> base.Renderer:
+    module_name, _, attribute = reference.partition(":")
+    made: base.Renderer = getattr(importlib.import_module(module_name), attribute)()
+    with _lock:
+        current = _renderers.get(name)
+        if current == reference:
+            _renderers[name] = made
+        elif current is not None and not isinstance(current, str):
+            return current  # loaded by another thread, or replaced meanwhile
+    return made
 
 
 def names() -> list[str]:
@@ -58,18 +85,9 @@ def names() -> list[str]:
 
 
 def _register_builtins() -> None:
-    # Imported here, not at the top: the built-ins import this package's
-    # base, and plugins must be able to import the registry cheaply.
-    from gitward.render import directory, helm, jsonnet, kustomize
-
-    for renderer in (
-        helm.HelmRenderer(),
-        kustomize.KustomizeRenderer(),
-        jsonnet.JsonnetRenderer(),
-        directory.DirectoryRenderer(),
-    ):
-        if renderer.name not in _renderers:
-            register(renderer)
+    for name, reference in _BUILTINS.items():
+        if name not in _renderers:
+            _add(name, reference, replace=False)
 
 
 _register_builtins()
