@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import _bytecode
+
 TARGET = 0.3
 BIN = Path(sys.executable).parent
 KUBECTL = str(BIN / "kubectl")
@@ -87,6 +89,7 @@ def setup_repo(root: Path, apps: int, env: dict[str, str]) -> str:
 
 
 def main(apps: int, runs: int) -> None:
+    _bytecode.compile_gitward()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env = {

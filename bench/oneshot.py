@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bytecode
+
 BIN = Path(sys.executable).parent
 KUBECTL = str(BIN / "kubectl")
 GITWARD = str(BIN / "gitward")
@@ -144,6 +146,7 @@ def requests_per_object(before: dict[str, int], after: dict[str, int], objects: 
 
 
 def main(per_kind: int, rounds: int) -> None:
+    _bytecode.compile_gitward()
     objects = per_kind * 5
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
