@@ -131,6 +131,37 @@ def test_logs_import_structlog_without_rich_tracebacks(tmp_path: Path) -> None:
     assert "\u256d" not in logged.stderr  # no rich panel
 
 
+def test_pydantic_plugins_are_not_looked_for_unless_asked(tmp_path: Path) -> None:
+    # An installed distribution declaring a pydantic plugin, which says when
+    # it is imported.
+    site = tmp_path / "site"
+    info = site / "boom_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: boom-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nboom = boom_plugin:plugin\n")
+    marker = tmp_path / "loaded"
+    (site / "boom_plugin.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('x')\nplugin = None\n"
+    )
+    app = tmp_path / "app.yaml"
+    app.write_text(
+        "apiVersion: gitward.dev/v1\nkind: Application\nmetadata: {name: a}\nspec:\n"
+        f"  source: {{repoURL: '{(tmp_path / 'missing').as_uri()}', path: .}}\n"
+        "  destination: {target: t, namespace: a}\n"
+    )
+    paths = [str(site), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join(paths)}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    command = [sys.executable, "-m", "gitward", "render", str(app)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode in (2, 3), done.stderr  # the repository is missing
+    assert not marker.exists()
+    # Asked for (the variable set, even empty): pydantic looks, and finds it.
+    env["PYDANTIC_DISABLE_PLUGINS"] = ""
+    subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert marker.exists()
+
+
 def _first_paragraph(text: str) -> str:
     return " ".join(text.strip().split("\n\n")[0].split())
 
