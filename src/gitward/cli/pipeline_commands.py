@@ -46,7 +46,9 @@ KubeconfigOpt = Annotated[
     Path | None, typer.Option("--kubeconfig", help="Kubeconfig for the Application's target.")
 ]
 ContextOpt = Annotated[str, typer.Option("--context", help="Kubeconfig context.")]
-CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where git mirrors are kept.")]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Where git mirrors and renders are kept.")
+]
 RevisionOpt = Annotated[
     str, typer.Option("--revision", help="Use this ref or commit instead of the Application's.")
 ]
