@@ -403,3 +403,34 @@ async def test_a_notifier_started_before_the_store_opens_waits_for_it(tmp_path: 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await closed.close()
+
+
+async def test_one_applications_notifications_leave_in_order(store: storing.SqlStore) -> None:
+    # The first send fails: the next notification of the Application waits
+    # for its retry instead of overtaking it (a "pending" status after the
+    # "success" would stay on the commit).
+    with receivers.Receiver(answers=[503]) as receiver:
+        async with notifier(store, settings(receiver.url)) as service:
+            await event(store, "web-1", "SyncStarted")
+            await event(store, "web-1", "SyncSucceeded")
+            service.wake()
+            found = await until(store, lambda d: [x.state.value for x in d] == ["sent", "sent"])
+            requests = receiver.wait_for(3)
+    reasons = [r.json()["event"]["reason"] for r in requests]
+    assert reasons == ["SyncStarted", "SyncStarted", "SyncSucceeded"]
+    assert [d.attempts for d in found] == [1, 2]  # newest first
+
+
+async def test_other_applications_do_not_wait_for_a_retry(store: storing.SqlStore) -> None:
+    with receivers.Receiver(answers=[503]) as receiver:
+        config_ = settings(receiver.url, backoff={"duration": "300ms", "factor": 2})
+        async with notifier(store, config_) as service:
+            await event(store, "web-1", "SyncStarted")
+            service.wake()
+            await until(store, lambda d: bool(d) and d[0].attempts == 1)  # web-1 failed once
+            await event(store, "web-2", "SyncStarted")
+            service.wake()
+            await until(store, lambda d: [x.state.value for x in d] == ["sent", "sent"])
+            requests = receiver.wait_for(3)
+    apps = [r.json()["application"]["name"] for r in requests]
+    assert apps == ["web-1", "web-2", "web-1"]

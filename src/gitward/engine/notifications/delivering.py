@@ -7,6 +7,13 @@ timeout, 5xx, 429), due after the backoff; ``failed`` after a refusal (4xx,
 a refused address, a missing secret) or ``maxAttempts`` attempts. Each
 provider sends at most ``rateLimit`` notifications a minute; one beyond waits
 in the outbox, without using an attempt. Called by ``running``.
+
+Notifications of one Application to one provider leave in the order they
+were made: each waits for the one before it, and while one waits for a retry
+(or for the rate limit) the later ones wait behind it, so a commit status's
+``success`` is never overtaken by its ``pending``. Different Applications and
+providers never wait for each other. (Two replicas sending at once may still
+interleave one Application's notifications.)
 """
 
 from __future__ import annotations
@@ -80,6 +87,10 @@ class Deliverer:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(_CONCURRENCY)
         self.settled = asyncio.Event()
+        # Per (provider, application): the last delivery task started, and the
+        # earliest delivery waiting to be tried again (its id, when, and why).
+        self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._held: dict[tuple[str, str], tuple[int, datetime, str]] = {}
 
     async def close(self) -> None:
         for task in self._in_flight.values():
@@ -99,13 +110,56 @@ class Deliverer:
             assert delivery.id is not None
             if delivery.id in self._in_flight:
                 continue
-            task = asyncio.create_task(self._attempt(delivery), name=f"notify-{delivery.id}")
+            key = (delivery.provider, delivery.app)
+            held = self._held.get(key)
+            if held is not None and held[0] == delivery.id:
+                del self._held[key]  # its turn again
+            previous = self._tails.get(key)
+            task = asyncio.create_task(
+                self._attempt_after(previous, delivery), name=f"notify-{delivery.id}"
+            )
             self._in_flight[delivery.id] = task
-            task.add_done_callback(functools.partial(self._done, delivery.id))
+            self._tails[key] = task
+            task.add_done_callback(functools.partial(self._done, delivery.id, key))
 
-    def _done(self, id: int, _task: asyncio.Task[None]) -> None:
+    def _done(self, id: int, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         self._in_flight.pop(id, None)
+        if self._tails.get(key) is task:
+            del self._tails[key]
         self.settled.set()
+
+    def _hold(self, delivery: store_base.DeliveryRecord, until: datetime, why: str) -> None:
+        """Later notifications of this Application to this provider wait for
+        ``delivery``, which is tried again at ``until`` (``why`` is what their
+        log says meanwhile)."""
+        assert delivery.id is not None
+        key = (delivery.provider, delivery.app)
+        held = self._held.get(key)
+        if held is None or held[0] >= delivery.id:
+            self._held[key] = (delivery.id, until, why)
+
+    def _release(self, delivery: store_base.DeliveryRecord) -> None:
+        key = (delivery.provider, delivery.app)
+        held = self._held.get(key)
+        if held is not None and held[0] == delivery.id:
+            del self._held[key]
+
+    async def _attempt_after(
+        self, previous: asyncio.Task[None] | None, delivery: store_base.DeliveryRecord
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        assert delivery.id is not None
+        held = self._held.get((delivery.provider, delivery.app))
+        if held is not None and held[0] < delivery.id:
+            # An earlier one waits for its retry: this one is tried after it.
+            settings = self._settings()
+            await self._store.settle(
+                replace(delivery, next_attempt_at=held[1], last_error=held[2]),
+                keep=settings.delivery.keep,
+            )
+            return
+        await self._attempt(delivery)
 
     async def next_due(self) -> datetime | None:
         return await self._store.next_due()  # type: ignore[no-any-return]
@@ -124,6 +178,7 @@ class Deliverer:
         now = self._clock()
         wait_until = self._limits.admit(delivery.provider, provider.rate_limit, now)
         if wait_until is not None:
+            self._hold(delivery, wait_until, "rate limited")
             await self._store.settle(
                 replace(delivery, next_attempt_at=wait_until, last_error="rate limited"),
                 keep=settings.delivery.keep,
@@ -185,13 +240,10 @@ class Deliverer:
                 delay=delay,
                 error=str(exc),
             )
+            retry_at = self._clock() + timedelta(seconds=delay)
+            self._hold(delivery, retry_at, "waits for an earlier notification to be retried")
             await self._store.settle(
-                replace(
-                    delivery,
-                    attempts=attempts,
-                    next_attempt_at=self._clock() + timedelta(seconds=delay),
-                    last_error=str(exc),
-                ),
+                replace(delivery, attempts=attempts, next_attempt_at=retry_at, last_error=str(exc)),
                 keep=settings.delivery.keep,
             )
             self._count(delivery.provider, "retrying")
@@ -223,6 +275,7 @@ class Deliverer:
                 reason=delivery.reason,
                 error=error,
             )
+        self._release(delivery)
         await self._store.settle(
             replace(delivery, state=state, last_error=error), keep=settings.delivery.keep
         )
