@@ -4,15 +4,22 @@ A console created at import time freezes the terminal width it saw then; a
 command run later (in a wider terminal, with ``COLUMNS`` set, or piped into a
 script) would wrap tables at that width. Piped output gets a wide fixed width
 so scripts read whole lines.
+
+:meth:`Lazy.line` prints a line whose parts may have a colour: through rich
+where the stream shows colour (a terminal, or ``FORCE_COLOR`` /
+``TTY_COMPATIBLE=1`` set, as rich reads them), as plain text without
+importing rich anywhere else (a pipe, a file, CI; ~12 ms of a one-shot
+command's start).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _PIPE_WIDTH = 200
 
@@ -27,7 +34,20 @@ class Lazy:
         """A Console sized for now (for APIs that need a real one)."""
         return self._console()
 
+    def line(self, *parts: str | tuple[str, str]) -> None:
+        """Print one line made of ``parts``: text, or (text, rich style such as
+        "green"). Nothing in the text is read as markup."""
+        stream = sys.stderr if self._stderr else sys.stdout
+        if not _shows_colour(stream):
+            stream.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+            return
+        from rich.text import Text
+
+        self._console().print(Text.assemble(*parts))
+
     def _console(self) -> Console:
+        from rich.console import Console
+
         stream = sys.stderr if self._stderr else sys.stdout
         columns = os.environ.get("COLUMNS", "")
         width: int | None = None
@@ -39,3 +59,10 @@ class Lazy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)
+
+
+def _shows_colour(stream: Any) -> bool:
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

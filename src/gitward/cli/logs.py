@@ -14,20 +14,24 @@ import sys
 
 
 def _import_structlog_plain() -> None:
-    """Import structlog without rich's traceback renderer and pretty-printer.
+    """Import structlog without rich's console, traceback renderer and pretty-printer.
 
-    When rich is installed, structlog imports both (with pygments and attrs)
-    to render exceptions: ~20 ms of every command's start. gitward's logs
-    render exceptions as plain text (``configure``), so structlog is imported
-    with those two modules marked missing (``None`` in ``sys.modules`` makes
-    their import fail), and the marks are taken away at once: rich imports
-    them later when its console needs them. Has no effect if structlog is
-    already imported; :class:`gitward.cli.lazy_groups.Lazy` imports this
-    module before a command that logs, so it comes first.
+    When rich is installed, structlog imports all three (with pygments and
+    attrs) to render exceptions: ~30 ms of every command's start. gitward's
+    logs render exceptions as plain text (``configure``), so structlog is
+    imported with those modules marked missing (``None`` in ``sys.modules``
+    makes their import fail), and the marks are taken away at once: rich
+    imports them later when a command prints through it. Has no effect if
+    structlog is already imported; :class:`gitward.cli.lazy_groups.Lazy`
+    imports this module before a command that logs, so it comes first.
     """
     if "structlog" in sys.modules:
         return
-    marked = [name for name in ("rich.traceback", "rich.pretty") if name not in sys.modules]
+    marked = [
+        name
+        for name in ("rich.console", "rich.traceback", "rich.pretty")
+        if name not in sys.modules
+    ]
     for name in marked:
         sys.modules[name] = None  # type: ignore[assignment]
     try:

@@ -271,17 +271,15 @@ def _print_operation(report: reconciling.SyncReport, output: str) -> None:
         sys.stdout.write("\n".join(sync_output.summary_lines(op)) + "\n")
     colour = "green" if op.phase is operations.OperationPhase.SUCCEEDED else "red"
     reason = f" ({op.reason})" if op.reason else ""
-    out = _out.console()
-    out.print(f"[{colour}]{op.phase.value}[/]{reason}: {op.message}", markup=True)
-    health = sync_output.health_lines(report, every=wide)
-    if health:
-        out.print("\n".join(health), markup=False)
+    _out.line((op.phase.value, colour), f"{reason}: {op.message}")
+    for line in sync_output.health_lines(report, every=wide):
+        _out.line(line)
     waiting = sync_output.not_healthy(report)
     if waiting and op.phase is operations.OperationPhase.SUCCEEDED:
-        out.print(
-            f"[yellow]not healthy yet:[/] {', '.join(waiting)}; the sync applied everything, "
+        _out.line(
+            ("not healthy yet:", "yellow"),
+            f" {', '.join(waiting)}; the sync applied everything, "
             "these have not reached Healthy (use --wait to wait for them)",
-            markup=True,
         )
 
 
