@@ -254,7 +254,7 @@ def _print_plan(the_plan: plans.Plan, output: str) -> None:
         data = reports.plan_dict(the_plan)
         _dump(data, output)
         return
-    _out.print(reports.plan_text(the_plan), markup=False)
+    _out.line(reports.plan_text(the_plan))
 
 
 def _print_operation(report: reconciling.SyncReport, output: str) -> None:
