@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -434,3 +435,33 @@ async def test_other_applications_do_not_wait_for_a_retry(store: storing.SqlStor
             requests = receiver.wait_for(3)
     apps = [r.json()["application"]["name"] for r in requests]
     assert apps == ["web-1", "web-2", "web-1"]
+
+
+async def test_a_wait_ends_when_the_earlier_notification_is_sent_elsewhere(
+    store: storing.SqlStore,
+) -> None:
+    # web-1's first notification fails and waits for its retry; another
+    # replica sends it meanwhile. The next one must go once that retry was
+    # due, not wait for it forever.
+    with receivers.Receiver(answers=[503]) as receiver:
+        config_ = settings(receiver.url, backoff={"duration": "300ms", "factor": 2})
+        async with notifier(store, config_) as service:
+            await event(store, "web-1", "SyncStarted")
+            service.wake()
+            (first,) = await until(store, lambda d: bool(d) and d[0].attempts == 1)
+            await store.settle(
+                dataclasses.replace(
+                    first,
+                    state=store_base.DeliveryState.SENT,
+                    next_attempt_at=datetime.now(UTC) + timedelta(hours=1),
+                ),
+                keep=100,
+            )
+            await event(store, "web-1", "SyncSucceeded")
+            service.wake()
+            found = await until(store, lambda d: [x.state.value for x in d] == ["sent", "sent"])
+    assert found[0].reason == "SyncSucceeded"
+    assert [r.json()["event"]["reason"] for r in receiver.requests] == [
+        "SyncStarted",
+        "SyncSucceeded",
+    ]

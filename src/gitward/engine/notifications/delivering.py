@@ -150,7 +150,14 @@ class Deliverer:
         if previous is not None:
             await asyncio.wait([previous])
         assert delivery.id is not None
-        held = self._held.get((delivery.provider, delivery.app))
+        key = (delivery.provider, delivery.app)
+        held = self._held.get(key)
+        if held is not None and held[0] < delivery.id and held[1] <= self._clock():
+            # The earlier one is due but was not claimed here before this one
+            # (claims go in order): another replica sent it, or it left the
+            # outbox. Nothing to wait for any more.
+            del self._held[key]
+            held = None
         if held is not None and held[0] < delivery.id:
             # An earlier one waits for its retry: this one is tried after it.
             settings = self._settings()
