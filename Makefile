@@ -1,15 +1,10 @@
 # The targets CI runs are exactly these; `make test` is the README's test command.
 # Everything the project needs is installed by these targets into .venv/.
 
-# The interpreter gitward runs on in its image is Debian's CPython 3.11, built
-# with PGO and LTO: whole gitward processes run ~15 % faster on it than on an
-# unoptimised build (pyenv's default). Used when present, so the tests and the
-# benchmarks run what users run; otherwise python3 from PATH.
-SYSTEM_PY := /usr/bin/python3.11
-PY ?= $(if $(wildcard $(SYSTEM_PY)),$(SYSTEM_PY),python3)
+PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo '$(PY)') | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: install system-deps image-deps image demo test check lint typecheck layers pytest bench clean manifests
 
@@ -22,8 +17,6 @@ IMAGE_PACKAGES := mmdebstrap buildah umoci skopeo
 SYSTEM_PACKAGES := git gnupg openssh-client openssh-server postgresql chromium docker-registry apache2-utils $(IMAGE_PACKAGES)
 
 $(STAMP): pyproject.toml
-	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print(sys.base_prefix)')" != "$$($(PY) -c 'import sys; print(sys.base_prefix)')" ]; then \
-	  echo "$(VENV) was made by another interpreter than $(PY): making it again"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
