@@ -135,7 +135,7 @@ class Api:
 
 def fail(code: int, message: str) -> NoReturn:
     kind = "unavailable" if code == EXIT_UNAVAILABLE else "error"
-    _err.print(f"[red]{kind}:[/] {message}", markup=True)
+    _err.line((f"{kind}:", "red"), f" {message}")
     raise typer.Exit(code)
 
 

@@ -88,7 +88,7 @@ def print_app(item: dict[str, Any]) -> None:
     if item.get("drift"):
         rows.append(("Drift since", when(item["drift"]["since"])))
     for label, value in rows:
-        _out.print(f"[bold]{label + ':':<17}[/]{value}", markup=True)
+        _out.line((f"{label + ':':<17}", "bold"), f"{value}")
     if item["conditions"]:
         table = new_table("CONDITION", "STATUS", "REASON", "MESSAGE", "SINCE")
         for c in item["conditions"]:
@@ -127,7 +127,7 @@ def print_operation(result: dict[str, Any]) -> None:
     colour = "green" if op["phase"] == "Succeeded" else "red"
     reason = f" ({op['reason']})" if op["reason"] else ""
     dry = " (dry run)" if op["dryRun"] else ""
-    _out.print(f"[{colour}]{op['phase']}[/]{reason}{dry}: {op['message']}", markup=True)
+    _out.line((op["phase"], colour), f"{reason}{dry}: {op['message']}")
 
 
 def print_event(item: dict[str, Any], output: str) -> None:
@@ -139,10 +139,10 @@ def print_event(item: dict[str, Any], output: str) -> None:
         sys.stdout.write(yaml.safe_dump([item], sort_keys=False))
     else:
         colour = "yellow" if item["type"] == "Warning" else "dim"
-        _out.print(
-            f"{when(item['time'])} [{colour}]{item['type']:<7}[/] "
-            f"{item['app'] or '(agent)'} {item['reason']}: {item['message']}",
-            markup=True,
+        _out.line(
+            f"{when(item['time'])} ",
+            (f"{item['type']:<7}", colour),
+            f" {item['app'] or '(agent)'} {item['reason']}: {item['message']}",
         )
     sys.stdout.flush()
 
@@ -150,11 +150,11 @@ def print_event(item: dict[str, Any], output: str) -> None:
 def report_wait(item: dict[str, Any]) -> None:
     sync_status, health = item["sync"]["status"], item["health"]["status"]
     if sync_status == "Synced" and health == "Healthy":
-        _out.print(f"[green]{item['name']} is synced and healthy[/]", markup=True)
+        _out.line((f"{item['name']} is synced and healthy", "green"))
         return
     why = problem(item) or item["health"]["message"]
-    _out.print(f"[red]{item['name']} is {sync_status}/{health}[/]: {why}", markup=True)
+    _out.line((f"{item['name']} is {sync_status}/{health}", "red"), f": {why}")
     for row in item["resources"]:
         if row["health"] != "Healthy" or row["sync"] != "Synced":
             state = f"{row['sync']}/{row['health']}"
-            _out.print(f"  {row['resource']}: {state} {row['healthMessage']}".rstrip())
+            _out.line(f"  {row['resource']}: {state} {row['healthMessage']}".rstrip())

@@ -43,15 +43,15 @@ def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], options: runtimes.Ru
     try:
         return asyncio.run(main())
     except errors.RetryableError as exc:
-        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        _err.line(("unavailable:", "red"), f" {exc}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
 
 
 def _progress(message: str) -> None:
-    _err.print(f"[dim]>[/] {message}", markup=True, highlight=False)
+    _err.line((">", "dim"), f" {message}")
 
 
 def _values(files: list[Path] | None) -> dict[str, Any]:
@@ -60,10 +60,10 @@ def _values(files: list[Path] | None) -> dict[str, Any]:
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            _err.print(f"[red]error:[/] --values {path}: {type(exc).__name__}", markup=True)
+            _err.line(("error:", "red"), f" --values {path}: {type(exc).__name__}")
             raise typer.Exit(EXIT_INPUT) from None
         if not isinstance(loaded, dict):
-            _err.print(f"[red]error:[/] --values {path}: not a mapping", markup=True)
+            _err.line(("error:", "red"), f" --values {path}: not a mapping")
             raise typer.Exit(EXIT_INPUT)
         merged = bootstrapping._merge(merged, loaded)
     return merged
@@ -105,7 +105,7 @@ def bootstrap(
             namespace=namespace,
         )
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
     options = runtimes.RuntimeOptions(
         config_file=config,
@@ -158,7 +158,7 @@ def uninstall(
 ) -> None:
     """Remove what gitward bootstrap installed; Applications' workloads keep running."""
     if bool(repo) != bool(path):
-        _err.print("[red]error:[/] --repo and --path go together", markup=True)
+        _err.line(("error:", "red"), " --repo and --path go together")
         raise typer.Exit(EXIT_INPUT)
     options = runtimes.RuntimeOptions(
         config_file=config,

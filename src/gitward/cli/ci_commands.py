@@ -80,10 +80,10 @@ def _run(
     try:
         return asyncio.run(main())
     except errors.RetryableError as exc:
-        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        _err.line(("unavailable:", "red"), f" {exc}")
         raise typer.Exit(failure or EXIT_UNAVAILABLE) from None
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(failure or EXIT_INPUT) from None
 
 
@@ -91,7 +91,7 @@ def _author(name: str, email: str) -> imaging.Author:
     try:
         return imaging.Author(name=name, email=email)
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
 
 

@@ -64,10 +64,10 @@ def import_(
         imported = importing.translate(documents)
         written = importing.write(imported, out, overwrite=force)
     except errors.InputError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
     except errors.RetryableError as exc:
-        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        _err.line(("unavailable:", "red"), f" {exc}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     if output == "json":
         data = {

@@ -79,13 +79,13 @@ def _run(build: Callable[[runtimes.Runtime], Awaitable[T]], settings: runtimes.R
         asyncio.run(main())
         return done[0]
     except errors.InputError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
     except errors.RetryableError as exc:
-        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        _err.line(("unavailable:", "red"), f" {exc}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_FAILED) from None
 
 
@@ -110,7 +110,7 @@ def _load(app_file: Path) -> Any:
     try:
         return documents.load_application(app_file)
     except errors.GitwardError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(EXIT_INPUT) from None
 
 
@@ -149,7 +149,7 @@ def render(
 
     desired = _run(build, _options(config, kubeconfig, context, cache_dir))
     for warning in desired.rendered.warnings:
-        _err.print(f"warning: {warning}")
+        _err.line(f"warning: {warning}")
     docs = [reports.masked_manifest(m) for m in desired.rendered.manifests]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False) if docs else "")
 
@@ -214,7 +214,7 @@ def sync(
     ``-o wide``) lists every object and its health."""
     if output not in ("text", "wide", "json", "yaml"):
         message = f"unknown output {output!r} (text, wide, json or yaml)"
-        _err.print(f"[red]error:[/] {message}", markup=True)
+        _err.line(("error:", "red"), f" {message}")
         raise typer.Exit(EXIT_INPUT)
     starting.one_shot()
     from gitward.engine import reconciling

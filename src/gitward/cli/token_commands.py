@@ -50,10 +50,10 @@ def _with_store(config: Path, work: Callable[[store_base.Store], Awaitable[T]]) 
     try:
         return asyncio.run(main())
     except errors.InputError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(2) from None
     except errors.RetryableError as exc:
-        _err.print(f"[red]unavailable:[/] {exc}", markup=True)
+        _err.line(("unavailable:", "red"), f" {exc}")
         raise typer.Exit(3) from None
 
 
@@ -77,7 +77,7 @@ def create(
         if not name.strip() or len(name) > 128:
             raise errors.ConfigError(f"token name {name!r} must be 1 to 128 characters")
     except errors.ConfigError as exc:
-        _err.print(f"[red]error:[/] {exc}", markup=True)
+        _err.line(("error:", "red"), f" {exc}")
         raise typer.Exit(2) from None
     secret = auth.new_token()
 
@@ -118,6 +118,6 @@ def list_(config: ConfigOpt) -> None:
 def delete(name: NameArg, config: ConfigOpt) -> None:
     """Revoke a token at once."""
     if not _with_store(config, lambda store: store.delete_token(name)):
-        _err.print(f"[red]error:[/] token {name!r} does not exist", markup=True)
+        _err.line(("error:", "red"), f" token {name!r} does not exist")
         raise typer.Exit(2)
     _err.print(f"token {name!r} deleted")
