@@ -37,7 +37,7 @@ class Lazy:
     def line(self, *parts: str | tuple[str, str]) -> None:
         """Print one line made of ``parts``: text, or (text, rich style such as
         "green"). Nothing in the text is read as markup."""
-        stream = sys.stderr if self._stderr else sys.stdout
+        stream = self._stream()
         if not _shows_colour(stream):
             stream.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
             return
@@ -48,7 +48,7 @@ class Lazy:
     def _console(self) -> Console:
         from rich.console import Console
 
-        stream = sys.stderr if self._stderr else sys.stdout
+        stream = self._stream()
         columns = os.environ.get("COLUMNS", "")
         width: int | None = None
         if columns.isdigit():
@@ -56,6 +56,9 @@ class Lazy:
         elif not stream.isatty():
             width = _PIPE_WIDTH
         return Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
+
+    def _stream(self) -> Any:
+        return sys.stderr if self._stderr else sys.stdout
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)

@@ -110,10 +110,8 @@ class Deliverer:
             assert delivery.id is not None
             if delivery.id in self._in_flight:
                 continue
+            self._release(delivery)  # held, it is its turn again
             key = (delivery.provider, delivery.app)
-            held = self._held.get(key)
-            if held is not None and held[0] == delivery.id:
-                del self._held[key]  # its turn again
             previous = self._tails.get(key)
             task = asyncio.create_task(
                 self._attempt_after(previous, delivery), name=f"notify-{delivery.id}"
@@ -152,20 +150,18 @@ class Deliverer:
         assert delivery.id is not None
         key = (delivery.provider, delivery.app)
         held = self._held.get(key)
-        if held is not None and held[0] < delivery.id and held[1] <= self._clock():
+        if held is not None and held[0] < delivery.id:
+            if held[1] > self._clock():
+                # An earlier one waits for its retry: this one is tried after it.
+                await self._store.settle(
+                    replace(delivery, next_attempt_at=held[1], last_error=held[2]),
+                    keep=self._settings().delivery.keep,
+                )
+                return
             # The earlier one is due but was not claimed here before this one
             # (claims go in order): another replica sent it, or it left the
             # outbox. Nothing to wait for any more.
             del self._held[key]
-            held = None
-        if held is not None and held[0] < delivery.id:
-            # An earlier one waits for its retry: this one is tried after it.
-            settings = self._settings()
-            await self._store.settle(
-                replace(delivery, next_attempt_at=held[1], last_error=held[2]),
-                keep=settings.delivery.keep,
-            )
-            return
         await self._attempt(delivery)
 
     async def next_due(self) -> datetime | None:
